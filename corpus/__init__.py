@@ -1,0 +1,1 @@
+"""Corpus curation: readers, cleaning steps, accounting and the recipe build."""

@@ -1,0 +1,33 @@
+"""Readers for every Me-LLaMA source. `reader_for` builds the right one from a recipe source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medmix.corpus.readers.base import SourceReader
+from medmix.corpus.readers.mimic_cxr import MimicCxrReader
+from medmix.corpus.readers.pmc import PmcReader
+from medmix.corpus.readers.pubmed import PubmedReader, PubmedVersions
+from medmix.corpus.readers.tabular import CsvReader, JsonlReader, Mimic3NotesReader, Mimic4NotesReader, ParquetReader
+
+READERS: dict[str, type[SourceReader]] = {
+    "pubmed_xml": PubmedReader,
+    "pmc_jats": PmcReader,
+    "mimic3_noteevents": Mimic3NotesReader,
+    "mimic4_notes": Mimic4NotesReader,
+    "mimic_cxr": MimicCxrReader,
+    "jsonl": JsonlReader,
+    "parquet": ParquetReader,
+    "csv": CsvReader,
+}
+
+
+def reader_for(source, files: list[str], stage_dir: str | Path, stage: str) -> SourceReader:
+    """The reader of one recipe source (`medmix.recipe.Source`) over its resolved input files."""
+    return READERS[source.format](
+        stage_dir, stage, source=source.name, domain=source.domain, files=files, max_chars=source.max_chars,
+        **source.options.model_dump(),
+    )
+
+
+__all__ = ["READERS", "PubmedVersions", "SourceReader", "reader_for"]

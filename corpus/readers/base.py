@@ -1,0 +1,153 @@
+"""What all source readers share: file sharding, decompression, the checks every record gets, and books.
+
+A reader subclass only turns one file into a stream of `Document`s and `Rejected` records. The base
+class shards the source's files across tasks, applies the common checks (empty text, invalid UTF-8,
+oversized documents), tags each document with its source and domain, and quarantines the rest.
+A file that cannot be read to its end (truncated gzip, corrupt archive) costs one quarantined
+`unreadable_file` entry naming where reading stopped; the records before that point are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+from datatrove.data import Document, DocumentsPipeline
+
+from medmix.corpus.accounting import Removal
+from medmix.corpus.steps import AccountedStep
+
+# Errors that mean "this file cannot be read any further", as opposed to one bad record.
+FILE_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, tarfile.TarError, csv.Error)
+
+RAW_EXCERPT_CHARS = 100_000  # how much of an unparseable raw record the quarantine keeps for inspection
+
+
+@dataclass
+class Rejected:
+    """A raw input record that could not become a document."""
+
+    reason: str
+    detail: str = ""  # where and what went wrong; never the record's content
+    id: str | None = None
+    raw: str = ""  # the start of the raw record, for whoever inspects the quarantine
+    metadata: dict = field(default_factory=dict)
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """Open a file for streaming reads, decompressing `.gz` and `.zst` transparently."""
+    path = str(path)
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".zst"):
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return open(path, "rb")
+
+
+def open_text(path: str | Path) -> io.TextIOWrapper:
+    """Text stream that never raises on bad bytes: they become lone surrogates, which the checks catch."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def has_invalid_utf8(text: str) -> bool:
+    """True when the text carries bytes that were not valid UTF-8 (decoded with surrogateescape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class SourceReader(AccountedStep):
+    """Base for readers of one recipe source.
+
+    Args:
+        stage_dir, stage: where this stage keeps its books.
+        source, domain: recipe names stamped on every document's metadata.
+        files: the source's resolved input files, in a stable order; task `rank` reads every
+            `world_size`-th of them.
+        max_chars: documents longer than this are quarantined as `too_long`.
+    """
+
+    type = "📖 - READER"
+
+    def __init__(
+        self,
+        stage_dir: str | Path,
+        stage: str,
+        source: str,
+        domain: str,
+        files: list[str],
+        max_chars: int = 10_000_000,
+    ):
+        super().__init__(stage_dir, stage)
+        self.source = source
+        self.domain = domain
+        self.files = list(files)
+        self.max_chars = max_chars
+
+    @property
+    def slug(self) -> str:
+        return f"read_{self.source}"
+
+    def records(self, path: str) -> Iterator[Document | Rejected]:
+        """Yield every record of one file, parsed or rejected."""
+        raise NotImplementedError
+
+    def check(self, doc: Document) -> Removal | None:
+        """The checks every document of every source gets."""
+        if not doc.text or not doc.text.strip():
+            return Removal("empty_text")
+        if has_invalid_utf8(doc.text):
+            return Removal("invalid_utf8", "text holds bytes that are not valid UTF-8")
+        if len(doc.text) > self.max_chars:
+            return Removal("too_long", f"{len(doc.text)} > max_chars {self.max_chars}")
+        return None
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        books = self.open_books(rank)
+        for path in self.files[rank::world_size]:
+            yield from self._read_file(path, books)
+        books.close()
+
+    def _read_file(self, path: str, books) -> DocumentsPipeline:
+        count = 0
+        try:
+            for record in self.records(path):
+                count += 1
+                if isinstance(record, Rejected):
+                    self._reject(books, record)
+                    continue
+                record.metadata = {"source": self.source, "domain": self.domain, **record.metadata}
+                books.incoming(self.source, len(record.text))
+                if removal := self.check(record):
+                    books.removed(self.source, removal,
+                                  {"id": record.id, "text": record.text, "metadata": record.metadata},
+                                  len(record.text))
+                    continue
+                books.kept(self.source, len(record.text))
+                self.update_doc_stats(record)
+                yield record
+        except FILE_ERRORS as error:
+            self._reject(books, Rejected(
+                "unreadable_file",
+                f"{type(error).__name__} in {path} after {count} records: {error}",
+                metadata={"file": path},
+            ))
+
+    def _reject(self, books, rejected: Rejected) -> None:
+        raw = rejected.raw[:RAW_EXCERPT_CHARS]
+        metadata = {"source": self.source, "domain": self.domain, **rejected.metadata}
+        books.incoming(self.source, len(rejected.raw))
+        books.removed(self.source, Removal(rejected.reason, rejected.detail),
+                      {"id": rejected.id, "text": raw, "metadata": metadata}, len(rejected.raw))

@@ -1,0 +1,87 @@
+"""Pipeline blocks in datatrove's style: small classes, one concern each, composed in a list.
+
+Every medmix block keeps books (see `accounting`): a document that enters leaves kept or removed with a
+reason, and removed documents are quarantined, not dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from medmix.corpus.accounting import Books, Removal
+
+
+def document_record(doc: Document) -> dict:
+    """The JSON form of a document, as written to quarantine files."""
+    return {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+
+
+class AccountedStep(PipelineStep):
+    """A block that knows its stage folder and keeps one `Books` per task."""
+
+    slug: str = "step"  # stable short name, used in ledgers and quarantine paths
+
+    def __init__(self, stage_dir: str | Path, stage: str):
+        super().__init__()
+        self.stage_dir = Path(stage_dir)
+        self.stage = stage
+
+    def open_books(self, rank: int) -> Books:
+        return Books(self.stage_dir, self.stage, self.slug, rank)
+
+
+class DocumentStep(AccountedStep):
+    """A block that maps each document to itself (possibly edited) or to a `Removal`.
+
+    Subclasses implement `process`. An exception on one document quarantines that document with
+    reason `error:<ExceptionType>` instead of taking down the task.
+    """
+
+    type = "🔧 - MEDMIX"
+
+    def process(self, doc: Document) -> Document | Removal:
+        raise NotImplementedError
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        books = self.open_books(rank)
+        for doc in data or ():
+            source = doc.metadata.get("source", "")
+            chars_in = len(doc.text)
+            books.incoming(source, chars_in)
+            try:
+                with self.track_time():
+                    result = self.process(doc)
+            except Exception as error:  # noqa: BLE001 - one bad document must not stop the task
+                result = Removal(f"error:{type(error).__name__}", f"{self.slug} failed on this document")
+            if isinstance(result, Document) and not result.text.strip():
+                result = Removal("empty_text", f"nothing left after {self.slug}")
+            if isinstance(result, Removal):
+                books.removed(source, result, document_record(doc), chars_in)
+                continue
+            books.kept(source, len(result.text))
+            self.update_doc_stats(result)
+            yield result
+        books.close()
+
+
+class LengthFilter(DocumentStep):
+    """Drops documents too short to teach anything, or longer than any later stage should handle."""
+
+    name = "📏 Length filter"
+    slug = "length_filter"
+
+    def __init__(self, stage_dir: str | Path, stage: str, min_chars: int = 0, max_chars: int | None = None):
+        super().__init__(stage_dir, stage)
+        self.min_chars = min_chars
+        self.max_chars = max_chars
+
+    def process(self, doc: Document) -> Document | Removal:
+        length = len(doc.text.strip())
+        if length < self.min_chars:
+            return Removal("too_short", f"{length} < {self.min_chars} characters")
+        if self.max_chars is not None and length > self.max_chars:
+            return Removal("too_long", f"{length} > {self.max_chars} characters")
+        return doc

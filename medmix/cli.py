@@ -1,0 +1,134 @@
+"""The `medmix` command line."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from medmix.recipe import RecipeError, load_recipe
+
+app = typer.Typer(help="Rebuild the Me-LLaMA continual pre-training corpus.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console()
+
+RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="overrides the recipe's output_dir")]
+DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="overrides the recipe's data_root")]
+
+
+def fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def stage_progress() -> Progress:
+    return Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"),
+                    TimeElapsedColumn(), console=console)
+
+
+@app.command()
+def validate(
+    recipe: RecipeArg,
+    check_paths: Annotated[bool, typer.Option(help="also check that every input path matches files")] = True,
+    data_root: DataRootOpt = None,
+) -> None:
+    """Check a recipe: schema, cross-references, and that every input path matches files."""
+    try:
+        loaded = load_recipe(recipe, check_paths=check_paths, data_root=data_root and str(data_root))
+    except RecipeError as error:
+        fail(str(error))
+    console.print(f"[green]ok[/] {recipe}: {len(loaded.sources)} sources, {len(loaded.stages)} stages, "
+                  f"executor {loaded.executor.kind}")
+
+
+def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None) -> Path:
+    from medmix.corpus.build import BuildError, build
+
+    try:
+        recipe = load_recipe(recipe_path, output_dir=output_dir and str(output_dir),
+                             data_root=data_root and str(data_root))
+        run_dir = Path(recipe.output_dir)
+        with stage_progress() as progress:
+            build(recipe, run_dir, progress)
+    except (RecipeError, BuildError) as error:
+        fail(str(error))
+    if recipe.executor.kind == "slurm":
+        console.print(f"submitted to Slurm; follow it with [bold]medmix status {run_dir}[/]")
+    return run_dir
+
+
+@app.command("build")
+def build_command(recipe: RecipeArg, output_dir: OutputOpt = None, data_root: DataRootOpt = None) -> None:
+    """Build the corpus a recipe describes. Re-running resumes: finished tasks are skipped."""
+    run_dir = run_build(recipe, output_dir, data_root)
+    show_status(run_dir)
+
+
+def show_status(run_dir: Path) -> None:
+    from medmix.corpus.accounting import check_accounts, read_ledger, removal_reasons, stage_summary
+    from medmix.corpus.build import stage_dirs
+
+    stages = Table(title=f"{run_dir}: stages", title_justify="left")
+    for column in ("stage", "tasks done", "kept files"):
+        stages.add_column(column)
+    for directory in stage_dirs(run_dir):
+        completions = run_dir / "logs" / directory.name / "completions"
+        done = len(list(completions.iterdir())) if completions.is_dir() else 0
+        stages.add_row(directory.name, str(done), str(len(list((directory / "kept").glob("*.jsonl.gz")))))
+    console.print(stages)
+
+    ledger = read_ledger(run_dir)
+    accounts = Table(title="documents (characters) per stage and source", title_justify="left")
+    for column in ("stage", "source", "in", "kept", "removed"):
+        accounts.add_column(column, justify="right" if column in ("in", "kept", "removed") else "left")
+    for row in stage_summary(ledger).iter_rows(named=True):
+        accounts.add_row(row["stage_dir"], row["source"],
+                         *(f"{row[f'docs_{o}']:,} ({row[f'chars_{o}']:,})" for o in ("in", "kept", "removed")))
+    console.print(accounts)
+
+    reasons = Table(title="removals by reason", title_justify="left")
+    for column in ("stage", "source", "reason", "docs"):
+        reasons.add_column(column)
+    for row in removal_reasons(ledger).iter_rows(named=True):
+        reasons.add_row(row["stage_dir"], row["source"], row["reason"], f"{row['docs']:,}")
+    console.print(reasons)
+    for problem in check_accounts(run_dir):
+        console.print(f"[bold red]accounts do not add up:[/] {problem}")
+
+
+@app.command()
+def status(run_dir: Annotated[Path, typer.Argument(help="a build's output_dir")]) -> None:
+    """Show a run's stages, task progress, and where every document went."""
+    if not (run_dir / "recipe.json").exists():
+        fail(f"{run_dir} is not a medmix run directory (no recipe.json)")
+    show_status(run_dir)
+
+
+@app.command()
+def demo(
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="where inputs and outputs go")] = Path("runs/demo"),
+    recipe: Annotated[Optional[Path], typer.Option(help="default: the bundled recipes/demo.yaml")] = None,
+) -> None:
+    """Generate synthetic inputs in every source's real format, then build recipes/demo.yaml on them."""
+    from medmix.corpus.demo_data import write_demo_inputs
+
+    inputs = run_dir / "inputs"
+    counts = write_demo_inputs(inputs)
+    console.print(f"generated demo inputs in {inputs}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    recipe_path = recipe or Path(str(resources.files("medmix.recipes") / "demo.yaml"))
+    run_build(recipe_path, run_dir / "build", inputs)
+    show_status(run_dir / "build")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The recipe: typed pydantic models loaded from YAML, and the checks that make a bad recipe fail early.
+
+Paths: source `paths` (files or globs, `**` allowed) are relative to `data_root`, which is itself
+relative to the recipe file (default: the recipe's folder). `output_dir` is relative to where medmix runs.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+
+Domain = Literal["biomedical", "clinical", "general"]
+SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message names the offending key or path."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ----------------------------------------------------------------------------------------------- sources
+
+
+class SourceBase(Strict):
+    name: SourceName
+    domain: Domain
+    paths: list[str] = Field(min_length=1)
+    deidentified: bool = Field(False, description="the notes are already de-identified (MIMIC is)")
+    max_chars: PositiveInt = Field(10_000_000, description="longer documents are quarantined as too_long")
+
+
+class PubmedOptions(Strict):
+    require_abstract: bool = True
+
+
+class PubmedSource(SourceBase):
+    format: Literal["pubmed_xml"]
+    options: PubmedOptions = PubmedOptions()
+
+
+class PmcOptions(Strict):
+    keep_tables: bool = False
+    keep_figure_captions: bool = False
+    keep_formulas: bool = False
+    keep_references: bool = False
+
+
+class PmcSource(SourceBase):
+    format: Literal["pmc_jats"]
+    options: PmcOptions = PmcOptions()
+
+
+class Mimic3Options(Strict):
+    categories: list[str] | None = Field(None, description="keep only these CATEGORY values")
+
+
+class Mimic3Source(SourceBase):
+    format: Literal["mimic3_noteevents"]
+    options: Mimic3Options = Mimic3Options()
+
+
+class NoOptions(Strict):
+    pass
+
+
+class Mimic4Source(SourceBase):
+    format: Literal["mimic4_notes"]
+    options: NoOptions = NoOptions()
+
+
+class MimicCxrSource(SourceBase):
+    format: Literal["mimic_cxr"]
+    options: NoOptions = NoOptions()
+
+
+class RowOptions(Strict):
+    text_key: str = "text"
+    id_key: str = "id"
+    metadata_keys: list[str] = []
+
+
+class JsonlSource(SourceBase):
+    format: Literal["jsonl"]
+    options: RowOptions = RowOptions()
+
+
+class ParquetSource(SourceBase):
+    format: Literal["parquet"]
+    options: RowOptions = RowOptions()
+
+
+class CsvOptions(Strict):
+    text_column: str
+    id_column: str
+    columns: list[str] | None = Field(None, description="column names when the file has no header row")
+    metadata_columns: list[str] = []
+    include: dict[str, list[str]] | None = None
+
+
+class CsvSource(SourceBase):
+    format: Literal["csv"]
+    options: CsvOptions
+
+
+Source = Annotated[
+    Union[PubmedSource, PmcSource, Mimic3Source, Mimic4Source, MimicCxrSource, JsonlSource, ParquetSource, CsvSource],
+    Field(discriminator="format"),
+]
+
+# ------------------------------------------------------------------------------------------------ stages
+
+
+class LengthFilterStage(Strict):
+    kind: Literal["length_filter"]
+    min_chars: int = Field(0, ge=0)
+    max_chars: PositiveInt | None = None
+
+
+Stage = Annotated[Union[LengthFilterStage], Field(discriminator="kind")]
+
+# ------------------------------------------------------------------------------------ mix and tokenizer
+
+
+class MixConfig(Strict):
+    total_tokens: PositiveInt
+    shares: dict[str, float] = Field(description="target share per domain or per source (any positive scale)")
+
+    @field_validator("shares")
+    @classmethod
+    def shares_are_positive(cls, shares: dict[str, float]) -> dict[str, float]:
+        if not shares:
+            raise ValueError("at least one share is needed")
+        for key, share in shares.items():
+            if not share > 0:
+                raise ValueError(f"share for '{key}' must be positive, got {share}")
+        return shares
+
+
+class TokenizerConfig(Strict):
+    path: str = Field(description="SentencePiece tokenizer.model or HF tokenizer.json")
+
+
+# ------------------------------------------------------------------------------------------- executors
+
+
+class LocalExecutor(Strict):
+    kind: Literal["local"] = "local"
+    tasks: PositiveInt = 2
+    workers: PositiveInt | None = Field(None, description="tasks run at once; default: all")
+
+
+class SlurmExecutor(Strict):
+    kind: Literal["slurm"]
+    tasks: PositiveInt
+    partition: str
+    time: str = "24:00:00"
+    cpus_per_task: PositiveInt = 1
+    mem_per_cpu_gb: PositiveInt = 2
+    workers: PositiveInt | None = Field(None, description="array tasks running at once; default: no limit")
+    venv: str | None = Field(None, description="venv to activate on the nodes; default: the one running medmix")
+    sbatch_args: dict[str, str] = {}
+
+
+class RayExecutor(Strict):
+    kind: Literal["ray"]
+    tasks: PositiveInt = 2
+    workers: PositiveInt | None = None
+    cpus_per_task: PositiveInt = 1
+    mem_per_cpu_gb: float = Field(2, gt=0)
+    address: str | None = Field(None, description="ray cluster address; default: the running or a local one")
+
+
+Executor = Annotated[Union[LocalExecutor, SlurmExecutor, RayExecutor], Field(discriminator="kind")]
+
+# ---------------------------------------------------------------------------------------------- recipe
+
+
+class Recipe(Strict):
+    name: str
+    seed: int = 0
+    output_dir: str
+    data_root: str | None = None
+    sources: list[Source] = Field(min_length=1)
+    stages: list[Stage] = []
+    mix: MixConfig
+    tokenizer: TokenizerConfig
+    executor: Executor = LocalExecutor()
+
+    @model_validator(mode="after")
+    def consistent(self) -> Recipe:
+        names = [s.name for s in self.sources]
+        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"sources: names must be unique, repeated: {duplicates}")
+        known = set(names) | {s.domain for s in self.sources}
+        for key in self.mix.shares:
+            if key not in known:
+                raise ValueError(f"mix.shares: '{key}' is neither a source name nor a domain of this recipe")
+        has_phi_stage = any(stage.kind == "phi" for stage in self.stages)
+        for index, source in enumerate(self.sources):
+            if source.domain == "clinical" and not (source.deidentified or has_phi_stage):
+                raise ValueError(
+                    f"sources[{index}] '{source.name}': clinical source with no PHI stage; add a `phi` stage or "
+                    "declare the source `deidentified: true`"
+                )
+        return self
+
+    def source(self, name: str) -> Source:
+        return next(s for s in self.sources if s.name == name)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _location(loc: tuple, raw: dict) -> str:
+    """`('sources', 2, 'pmc_jats', 'options', 'x')` -> `sources[2] 'pmc' -> options -> x`."""
+    parts, node = [], raw
+    for item in loc:
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and isinstance(node[item], dict) else None
+            parts[-1] += f"[{item}]" + (f" '{name}'" if name else "")
+            node = node[item] if isinstance(node, list) and item < len(node) else {}
+        elif isinstance(node, dict) and item not in node and item not in ("options",):
+            continue  # pydantic's union tag (e.g. 'pmc_jats'), not a key of the YAML
+        else:
+            parts.append(str(item))
+            node = node.get(item, {}) if isinstance(node, dict) else {}
+    return " -> ".join(parts) or "recipe"
+
+
+def format_validation_error(error: ValidationError, raw: dict) -> str:
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{_location(problem['loc'], raw)}: {message}")
+    return "\n".join(lines)
+
+
+def parse_recipe(raw: dict) -> Recipe:
+    if not isinstance(raw, dict):
+        raise RecipeError("a recipe is a YAML mapping of keys such as name, sources, mix")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as error:
+        raise RecipeError(format_validation_error(error, raw)) from None
+
+
+def load_recipe(path: str | Path, *, check_paths: bool = True, **overrides) -> Recipe:
+    """Load and validate a recipe file; `overrides` replace top-level keys (e.g. output_dir, data_root)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise RecipeError(f"recipe file not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{path}: not valid YAML: {error}") from None
+    raw = (raw or {}) | {key: value for key, value in overrides.items() if value is not None}
+    data_root = Path(raw.get("data_root") or ".")
+    raw["data_root"] = str(data_root if data_root.is_absolute() else (path.parent / data_root).resolve())
+    recipe = parse_recipe(raw)
+    if check_paths:
+        resolve_inputs(recipe)
+    return recipe
+
+
+def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
+    """Each source's input files, sorted; a path or glob that matches no file is an error."""
+    root = Path(recipe.data_root or ".")
+    inputs = {}
+    for index, source in enumerate(recipe.sources):
+        files: set[str] = set()
+        for number, pattern in enumerate(source.paths):
+            full = pattern if Path(pattern).is_absolute() else str(root / pattern)
+            matches = [m for m in glob.glob(full, recursive=True) if Path(m).is_file()]
+            if not matches:
+                raise RecipeError(f"sources[{index}] '{source.name}' -> paths[{number}]: '{full}' matches no file")
+            files.update(str(Path(m).resolve()) for m in matches)
+        inputs[source.name] = sorted(files)
+    return inputs

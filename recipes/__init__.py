@@ -1,0 +1,1 @@
+"""Bundled recipes, shipped as package data so `medmix demo` works from an installed wheel."""

@@ -1,0 +1,1 @@
+"""The bundled LLaMA-2 continual pre-training trainer (issue 6)."""
