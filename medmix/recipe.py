@@ -226,7 +226,7 @@ def _location(loc: tuple, raw: dict) -> str:
             name = node[item].get("name") if isinstance(node, list) and isinstance(node[item], dict) else None
             parts[-1] += f"[{item}]" + (f" '{name}'" if name else "")
             node = node[item] if isinstance(node, list) and item < len(node) else {}
-        elif isinstance(node, dict) and item not in node and item not in ("options",):
+        elif isinstance(node, dict) and item not in node and item in (node.get("format"), node.get("kind")):
             continue  # pydantic's union tag (e.g. 'pmc_jats'), not a key of the YAML
         else:
             parts.append(str(item))

@@ -128,7 +128,7 @@ class SourceReader(AccountedStep):
                 if isinstance(record, Rejected):
                     self._reject(books, record)
                     continue
-                record.metadata = {"source": self.source, "domain": self.domain, **record.metadata}
+                record.metadata = self.stamp(record.metadata)
                 books.incoming(self.source, len(record.text))
                 if removal := self.check(record):
                     books.removed(self.source, removal,
@@ -145,9 +145,14 @@ class SourceReader(AccountedStep):
                 metadata={"file": path},
             ))
 
+    def stamp(self, metadata: dict) -> dict:
+        """Add the recipe's source and domain; a record's own fields of those names become `record_*`."""
+        ours = {"source": self.source, "domain": self.domain}
+        return {**{(f"record_{k}" if k in ours else k): v for k, v in metadata.items()}, **ours}
+
     def _reject(self, books, rejected: Rejected) -> None:
         raw = rejected.raw[:RAW_EXCERPT_CHARS]
-        metadata = {"source": self.source, "domain": self.domain, **rejected.metadata}
+        metadata = self.stamp(rejected.metadata)
         books.incoming(self.source, len(rejected.raw))
         books.removed(self.source, Removal(rejected.reason, rejected.detail),
                       {"id": rejected.id, "text": raw, "metadata": metadata}, len(rejected.raw))

@@ -116,7 +116,8 @@ class PubmedReader(SourceReader):
             return
         pmid = text_of(record.find(".//PMID"))
         self._versions.append((pmid, file_index, False))
-        title = text_of(record.find(".//ArticleTitle")) or text_of(record.find(".//BookTitle"))
+        title = next(filter(None, (text_of(record.find(f".//{tag}"))
+                                   for tag in ("ArticleTitle", "VernacularTitle", "BookTitle"))), "")
         abstract = abstract_text(record.find(".//Abstract"))
         metadata = {
             "pmid": pmid,

@@ -29,7 +29,7 @@ def json_scalar_fields(row: dict, keys: list[str]) -> dict:
 
 def without_bad_bytes(value: str) -> str:
     """Metadata fields are not judged like the text; bytes that are not UTF-8 just become U+FFFD."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
 
 
 class CsvReader(SourceReader):

@@ -1,0 +1,109 @@
+"""Recipes: typed, and a bad one fails with a message that names the offending key or path."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from medmix.cli import app
+from medmix.recipe import RecipeError, load_recipe, resolve_inputs
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def write_recipe(tmp_path: Path, **changes) -> Path:
+    (tmp_path / "notes").mkdir(exist_ok=True)
+    (tmp_path / "notes" / "NOTEEVENTS.csv").write_text("ROW_ID,TEXT\n")
+    (tmp_path / "web.jsonl").write_text('{"text": "hello"}\n')
+    recipe = {
+        "name": "t",
+        "output_dir": str(tmp_path / "run"),
+        "sources": [
+            {"name": "notes", "domain": "clinical", "format": "mimic3_noteevents", "paths": ["notes/*.csv"],
+             "deidentified": True},
+            {"name": "web", "domain": "general", "format": "jsonl", "paths": ["web.jsonl"]},
+        ],
+        "mix": {"total_tokens": 1000, "shares": {"clinical": 1, "general": 4}},
+        "tokenizer": {"path": "tokenizer.model"},
+    }
+    for key, value in changes.items():
+        recipe[key] = value
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_a_valid_recipe_resolves_its_globs_relative_to_the_recipe(tmp_path):
+    recipe = load_recipe(write_recipe(tmp_path))
+    assert recipe.executor.kind == "local"
+    assert resolve_inputs(recipe) == {"notes": [str(tmp_path / "notes" / "NOTEEVENTS.csv")],
+                                      "web": [str(tmp_path / "web.jsonl")]}
+
+
+def test_unknown_key_is_named_with_its_source(tmp_path):
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"][1]["options"] = {"text_kye": "body"}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError, match=r"sources\[1\] 'web' -> options -> text_kye: Extra inputs"):
+        load_recipe(path)
+
+
+def test_unknown_top_level_key(tmp_path):
+    with pytest.raises(RecipeError, match="shuffle: Extra inputs are not permitted"):
+        load_recipe(write_recipe(tmp_path, shuffle=True))
+
+
+def test_missing_input_path_is_named(tmp_path):
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"][1]["paths"] = ["web.jsonl", "missing/*.jsonl"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError, match=r"sources\[1\] 'web' -> paths\[1\]: '.*missing/\*\.jsonl' matches no file"):
+        load_recipe(path)
+    assert load_recipe(path, check_paths=False).name == "t"
+
+
+@pytest.mark.parametrize("share", [0, -1.5])
+def test_shares_must_be_positive(tmp_path, share):
+    with pytest.raises(RecipeError, match=f"mix -> shares: share for 'general' must be positive, got {share}"):
+        load_recipe(write_recipe(tmp_path, mix={"total_tokens": 10, "shares": {"clinical": 1, "general": share}}))
+
+
+def test_share_keys_must_name_a_source_or_domain(tmp_path):
+    with pytest.raises(RecipeError, match="'biomedical' is neither a source name nor a domain"):
+        load_recipe(write_recipe(tmp_path, mix={"total_tokens": 10, "shares": {"biomedical": 15}}))
+
+
+def test_clinical_source_without_phi_stage_is_refused_unless_deidentified(tmp_path):
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"][0]["deidentified"] = False
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError, match=r"sources\[0\] 'notes': clinical source with no PHI stage"):
+        load_recipe(path)
+
+
+def test_unknown_stage_kind_and_bad_executor(tmp_path):
+    with pytest.raises(RecipeError, match="stages"):
+        load_recipe(write_recipe(tmp_path, stages=[{"kind": "sparkle"}]))
+    with pytest.raises(RecipeError, match="partition: Field required"):
+        load_recipe(write_recipe(tmp_path, executor={"kind": "slurm", "tasks": 4}))
+
+
+def test_bundled_recipes_are_valid():
+    full = load_recipe(RECIPES / "me-llama-13b.yaml", check_paths=False)
+    assert full.mix.total_tokens == 129_000_000_000
+    assert full.mix.shares == {"biomedical": 15, "clinical": 1, "general": 4}
+    assert {s.name for s in full.sources} == {"pmc", "pubmed", "mimic3", "mimic4", "mimic_cxr", "redpajama"}
+    assert load_recipe(RECIPES / "demo.yaml", check_paths=False).executor.kind == "local"
+
+
+def test_cli_validate_reports_errors_and_exits_nonzero(tmp_path):
+    runner = CliRunner()
+    good = runner.invoke(app, ["validate", str(write_recipe(tmp_path))])
+    assert good.exit_code == 0 and "ok" in good.output
+    bad = runner.invoke(app, ["validate", str(write_recipe(tmp_path, mix={"total_tokens": 0, "shares": {"general": 1}}))])
+    assert bad.exit_code == 2
+    assert "mix -> total_tokens" in bad.output
