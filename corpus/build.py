@@ -113,7 +113,8 @@ def make_executor(recipe: Recipe, plan: StagePlan, depends: PipelineExecutor | N
 def prepare_run_dir(recipe: Recipe, run_dir: Path) -> dict[str, list[str]]:
     """Record what this run is built from; refuse to resume a run dir built from something else."""
     inputs = resolve_inputs(recipe)
-    identity = {"recipe.json": recipe.model_dump(mode="json"), "inputs.json": inputs}
+    # output_dir is left out: a run dir may be moved or copied and still resume
+    identity = {"recipe.json": recipe.model_dump(mode="json", exclude={"output_dir"}), "inputs.json": inputs}
     for filename, content in identity.items():
         path = run_dir / filename
         if path.exists() and json.loads(path.read_text()) != content:

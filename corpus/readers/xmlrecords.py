@@ -49,7 +49,7 @@ def iter_records(stream: BinaryIO, tags: tuple[str, ...], head: bytes = b"") -> 
         else:
             keep = max(len(buffer) - 64, position)  # a tag may straddle the chunk boundary
             buffer, position = buffer[keep:], 0
-        chunk = stream.read(CHUNK_BYTES)
+        chunk = stream.read1(CHUNK_BYTES)  # read1: a truncated file still yields every byte before the break
         if not chunk:
             if match:
                 raise TruncatedRecord(f"input ended inside a <{match.group(1).decode()}> record")

@@ -1,0 +1,157 @@
+"""Recipes compile to datatrove pipelines: local runs, resume, Ray, Slurm, and books that add up."""
+
+import gzip
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import dill
+import pytest
+
+from medmix.corpus.accounting import check_accounts, read_ledger, stage_summary
+from medmix.corpus.build import BuildError, build, stage_dirs
+from medmix.corpus.demo_data import write_demo_inputs
+from medmix.recipe import load_recipe
+
+DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo_inputs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("demo") / "inputs"
+    write_demo_inputs(root)
+    return root
+
+
+def demo_recipe(inputs: Path, run_dir: Path, **overrides):
+    return load_recipe(DEMO_RECIPE, data_root=str(inputs), output_dir=str(run_dir), **overrides)
+
+
+def kept_content(run_dir: Path) -> dict[str, list[str]]:
+    """Every stage's kept output, file by file, decompressed (gzip headers carry timestamps)."""
+    return {
+        f"{stage.name}/{path.name}": gzip.decompress(path.read_bytes()).decode().splitlines()
+        for stage in stage_dirs(run_dir)
+        for path in sorted((stage / "kept").glob("*.jsonl.gz"))
+    }
+
+
+@pytest.fixture(scope="module")
+def local_run(demo_inputs, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("local") / "run"
+    build(demo_recipe(demo_inputs, run_dir), run_dir)
+    return run_dir
+
+
+def test_every_record_is_accounted_for_in_every_stage(local_run):
+    assert check_accounts(local_run) == []
+    summary = {(r["stage_dir"], r["source"]): r for r in stage_summary(read_ledger(local_run)).iter_rows(named=True)}
+    read = {source: row for (stage, source), row in summary.items() if stage == "00_read"}
+    # raw records generated per source: 161 PubMed citations, 300 MIMIC-III rows, 301 JSONL lines, ...
+    assert {s: r["docs_in"] for s, r in read.items()} == {"pubmed": 161, "pmc": 24, "mimic3": 300, "mimic4": 120,
+                                                          "mimic_cxr": 40, "redpajama": 301}
+    assert read["redpajama"]["docs_removed"] == 1 and read["mimic3"]["docs_removed"] == 2
+    final = [stage.name for stage in stage_dirs(local_run)][-1]
+    kept_lines = sum(len(lines) for name, lines in kept_content(local_run).items() if name.startswith(final))
+    assert kept_lines == sum(r["docs_kept"] for (stage, _), r in summary.items() if stage == final)
+
+
+def test_pubmed_update_file_deletes_and_supersedes(local_run):
+    removed = [json.loads(line) for path in (local_run / "stages").glob("01_pubmed_versions/removed/*/*.jsonl.gz")
+               for line in gzip.open(path, "rt")]
+    assert sorted((r["id"], r["reason"]) for r in removed) == [("31000001", "superseded"),
+                                                               ("31000002", "deleted_citation")]
+    final = [json.loads(line) for name, lines in kept_content(local_run).items() if name.startswith("02_")
+             for line in lines]
+    versions = [d["metadata"]["file_index"] for d in final if d["id"] == "31000001"]
+    assert versions == [1] and not any(d["id"] == "31000002" for d in final if d["metadata"]["source"] == "pubmed")
+
+
+def test_rebuilding_a_finished_run_changes_nothing(local_run, demo_inputs):
+    before = kept_content(local_run)
+    stamps = {p: p.stat().st_mtime_ns for p in local_run.glob("stages/*/kept/*.jsonl.gz")}
+    build(demo_recipe(demo_inputs, local_run), local_run)
+    assert kept_content(local_run) == before
+    assert {p: p.stat().st_mtime_ns for p in local_run.glob("stages/*/kept/*.jsonl.gz")} == stamps  # nothing re-ran
+
+
+def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(local_run, run_dir)
+    expected = kept_content(local_run)
+    # what a task killed mid-write leaves: no completion marker, a partial output, a stale quarantine
+    for stage in ("01_pubmed_versions", "02_length_filter"):
+        (run_dir / "logs" / stage / "completions" / "00001").unlink()
+    partial = run_dir / "stages" / "02_length_filter" / "kept" / "00001.jsonl.gz"
+    partial.write_bytes(partial.read_bytes()[:100])
+    build(demo_recipe(demo_inputs, run_dir), run_dir)
+    assert kept_content(run_dir) == expected
+    assert check_accounts(run_dir) == []
+
+
+def test_a_run_dir_refuses_a_different_recipe(local_run, demo_inputs):
+    with pytest.raises(BuildError, match="different recipe"):
+        build(demo_recipe(demo_inputs, local_run, seed=7), local_run)
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
+    ray = pytest.importorskip("ray")
+    run_dir = tmp_path / "ray"
+    recipe = demo_recipe(demo_inputs, run_dir, executor={"kind": "ray", "tasks": 2, "mem_per_cpu_gb": 0.5})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        build(recipe, run_dir)
+    finally:
+        ray.shutdown()
+    assert kept_content(run_dir) == kept_content(local_run)
+    assert check_accounts(run_dir) == []
+
+
+FAKE_SBATCH = """#!/usr/bin/env python3
+import sys, pathlib
+log = pathlib.Path(sys.argv[0]).with_name("calls.txt")
+calls = log.read_text().splitlines() if log.exists() else []
+script = pathlib.Path(sys.argv[-1]).read_text()
+log.write_text("\\n".join(calls + [" ".join(sys.argv[1:-1])]) + "\\n")
+(log.parent / f"script_{len(calls)}.slurm").write_text(script)
+print(f"Submitted batch job {1000 + len(calls)}")
+"""
+
+
+def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inputs, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sbatch = bin_dir / "sbatch"
+    sbatch.write_text(FAKE_SBATCH)
+    sbatch.chmod(sbatch.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    run_dir = tmp_path / "run"
+    recipe = demo_recipe(demo_inputs, run_dir, executor={
+        "kind": "slurm", "tasks": 8, "partition": "cpu-long", "time": "02:00:00", "cpus_per_task": 2,
+        "mem_per_cpu_gb": 4, "venv": "/opt/medmix/bin/activate", "sbatch_args": {"account": "medlab"}})
+    build(recipe, run_dir)
+
+    calls = (bin_dir / "calls.txt").read_text().splitlines()
+    stages = ["00_read", "01_pubmed_versions", "02_length_filter"]
+    # each stage: its job array, then datatrove's stats-merging job
+    job_calls = calls[0::2]
+    assert len(calls) == 2 * len(stages)
+    assert "--dependency" not in job_calls[0]
+    assert "--dependency=afterok:1000" in job_calls[1]  # the versions stage waits for the read stage's array
+    assert "--dependency=afterok:1002" in job_calls[2]
+    for stage in stages:
+        script = (run_dir / "logs" / stage / "launch_script.slurm").read_text()
+        for directive in ("--partition=cpu-long", "--time=02:00:00", "--cpus-per-task=2", "--mem-per-cpu=4G",
+                          "--array=0-7", "--account=medlab", f"--job-name=medmix-demo-{stage[3:]}"):
+            assert f"#SBATCH {directive}" in script
+        assert "source /opt/medmix/bin/activate" in script
+        assert f"launch_pickled_pipeline {run_dir / 'logs' / stage / 'executor.pik'}" in script
+    # the pickled executor that the nodes load carries the real medmix steps
+    with open(run_dir / "logs" / "02_length_filter" / "executor.pik", "rb") as handle:
+        executor = dill.load(handle)
+    assert [type(step).__name__ for step in executor.pipeline] == ["JsonlReader", "LengthFilter", "JsonlWriter"]

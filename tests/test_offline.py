@@ -1,0 +1,31 @@
+"""Hospitals run medmix air-gapped: the whole demo must run with every internet socket refused."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GUARD = Path(__file__).parent / "offline"
+
+
+def run_offline(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess, str]:
+    log = tmp_path / "network_attempts.log"
+    env = {**os.environ, "PYTHONPATH": str(GUARD), "MEDMIX_NETWORK_LOG": str(log),
+           "HF_HUB_OFFLINE": "0"}  # no help from offline flags: the code itself must not reach out
+    result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    return result, log.read_text() if log.exists() else ""
+
+
+def test_the_guard_really_blocks(tmp_path):
+    code = "import urllib.request; urllib.request.urlopen('http://example.org', timeout=2)"
+    result, attempts = run_offline([sys.executable, "-c", code], tmp_path)
+    assert result.returncode != 0 and "getaddrinfo example.org" in attempts
+
+
+def test_demo_runs_with_the_network_blocked(tmp_path):
+    medmix = Path(sys.executable).with_name("medmix")
+    result, attempts = run_offline([str(medmix), "demo", "--run-dir", str(tmp_path / "demo")], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert attempts == ""
+    assert "02_length_filter" in result.stdout
+    assert list((tmp_path / "demo" / "build" / "stages" / "02_length_filter" / "kept").glob("*.jsonl.gz"))
