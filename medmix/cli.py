@@ -23,7 +23,7 @@ DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="overri
 
 
 def fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # paths stay whole
     raise typer.Exit(2)
 
 
@@ -126,9 +126,5 @@ def demo(
     show_status(run_dir / "build")
 
 
-def main() -> None:
-    app()
-
-
 if __name__ == "__main__":
-    main()
+    app()

@@ -93,6 +93,20 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     assert check_accounts(run_dir) == []
 
 
+def test_status_command_shows_stages_and_removals(local_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+
+    result = CliRunner().invoke(app, ["status", str(local_run)])
+    assert result.exit_code == 0, result.output
+    for expected in ("02_length_filter", "no_abstract", "flagged_error", "malformed_json", "deleted_citation"):
+        assert expected in result.output
+    assert "do not add up" not in result.output
+    missing = CliRunner().invoke(app, ["status", str(tmp_path)])
+    assert missing.exit_code == 2 and "not a medmix run directory" in missing.output
+
+
 def test_a_run_dir_refuses_a_different_recipe(local_run, demo_inputs):
     with pytest.raises(BuildError, match="different recipe"):
         build(demo_recipe(demo_inputs, local_run, seed=7), local_run)

