@@ -3,7 +3,13 @@
 A step keeps one `Books` per task. Removed records go to a quarantine file (never silently away),
 and at the end of the task the counts go to a small ledger parquet file. The ledger rows are
 long-format `(stage, step, source, outcome, reason, docs, chars)` with outcome one of
-`in | kept | removed`, so for every stage, step and source: docs in = docs kept + docs removed.
+`in | kept | removed | edited`. For every stage, step and source:
+
+    docs in  = docs kept + docs removed
+    chars in = chars kept + chars removed + chars edited
+
+where `edited` counts the kept documents whose text a step changed, and the characters that the
+change took away (negative when it added some).
 """
 
 from __future__ import annotations
@@ -94,8 +100,11 @@ class Books:
     def incoming(self, source: str, chars: int) -> None:
         self._count(source, "in", "", chars)
 
-    def kept(self, source: str, chars: int) -> None:
+    def kept(self, source: str, chars: int, chars_in: int | None = None) -> None:
+        """A document leaves the step; `chars_in` is its length on the way in, when the step edited it."""
         self._count(source, "kept", "", chars)
+        if chars_in is not None and chars_in != chars:
+            self._count(source, "edited", "", chars_in - chars)
 
     def removed(self, source: str, removal: Removal, record: dict, chars: int) -> None:
         """Count the removal and quarantine the record, tagged with who removed it and why."""
@@ -144,7 +153,7 @@ def stage_summary(ledger):
 
     return (
         ledger.group_by("stage_dir", "source")
-        .agg(*(total(o, c) for c in ("docs", "chars") for o in ("in", "kept", "removed")))
+        .agg(*(total(o, c) for c in ("docs", "chars") for o in ("in", "kept", "removed", "edited")))
         .sort("stage_dir", "source")
     )
 
@@ -160,21 +169,30 @@ def removal_reasons(ledger):
     )
 
 
+def per_source(summary, stage_dir: str, column: str) -> dict[str, int]:
+    rows = summary.filter(summary["stage_dir"] == stage_dir).iter_rows(named=True)
+    return {row["source"]: row[column] for row in rows}
+
+
 def check_accounts(run_dir: str | Path) -> list[str]:
-    """Problems with the books: a stage whose in != kept + removed, or whose input is not the previous output."""
+    """Problems with the books: a stage whose in != kept + removed (documents or characters), or whose
+    input is not what the previous stage kept."""
     summary = stage_summary(read_ledger(run_dir))
-    problems = [
-        f"{row['stage_dir']} / {row['source']}: {row['docs_in']} in != {row['docs_kept']} kept + "
-        f"{row['docs_removed']} removed"
-        for row in summary.iter_rows(named=True)
-        if row["docs_in"] != row["docs_kept"] + row["docs_removed"]
-    ]
+    problems = []
+    for row in summary.iter_rows(named=True):
+        where = f"{row['stage_dir']} / {row['source']}"
+        if row["docs_in"] != row["docs_kept"] + row["docs_removed"]:
+            problems.append(f"{where}: {row['docs_in']} docs in != {row['docs_kept']} kept + "
+                            f"{row['docs_removed']} removed")
+        if row["chars_in"] != row["chars_kept"] + row["chars_removed"] + row["chars_edited"]:
+            problems.append(f"{where}: {row['chars_in']} chars in != {row['chars_kept']} kept + "
+                            f"{row['chars_removed']} removed + {row['chars_edited']} edited away")
     stages = summary["stage_dir"].unique().sort().to_list()
     for before, after in zip(stages, stages[1:]):
-        kept = {r["source"]: r["docs_kept"] for r in summary.filter(summary["stage_dir"] == before).iter_rows(named=True)}
-        entered = {r["source"]: r["docs_in"] for r in summary.filter(summary["stage_dir"] == after).iter_rows(named=True)}
-        for source in sorted(set(kept) | set(entered)):
-            if kept.get(source, 0) != entered.get(source, 0):
-                problems.append(f"{source}: {before} kept {kept.get(source, 0)} but {after} received "
-                                f"{entered.get(source, 0)}")
+        for unit in ("docs", "chars"):
+            kept, entered = per_source(summary, before, f"{unit}_kept"), per_source(summary, after, f"{unit}_in")
+            for source in sorted(set(kept) | set(entered)):
+                if kept.get(source, 0) != entered.get(source, 0):
+                    problems.append(f"{source}: {before} kept {kept.get(source, 0)} {unit} but {after} received "
+                                    f"{entered.get(source, 0)}")
     return problems

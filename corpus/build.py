@@ -142,8 +142,9 @@ def stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def completed_tasks(plan: StagePlan) -> int:
-    completions = plan.logs / "completions"
+def completed_tasks(logs: Path) -> int:
+    """Tasks that datatrove marked complete in a stage's logging folder."""
+    completions = logs / "completions"
     return len(list(completions.iterdir())) if completions.is_dir() else 0
 
 
@@ -154,7 +155,7 @@ def watch_completions(plan: StagePlan, on_change: Callable[[int], None], interva
 
     def poll() -> None:
         while not stop.wait(interval):
-            on_change(completed_tasks(plan))
+            on_change(completed_tasks(plan.logs))
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -163,7 +164,7 @@ def watch_completions(plan: StagePlan, on_change: Callable[[int], None], interva
     finally:
         stop.set()
         thread.join()
-        on_change(completed_tasks(plan))
+        on_change(completed_tasks(plan.logs))
 
 
 def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
@@ -207,6 +208,6 @@ def run_stage(recipe: Recipe, plan: StagePlan, progress) -> None:
     except Exception as error:
         raise BuildError(f"stage '{plan.name}' failed: {type(error).__name__}: {error}; "
                          f"task logs are in {plan.logs / 'logs'}") from error
-    if (done := completed_tasks(plan)) < tasks:
+    if (done := completed_tasks(plan.logs)) < tasks:
         raise BuildError(f"stage '{plan.name}': only {done}/{tasks} tasks completed; "
                          f"task logs are in {plan.logs / 'logs'}")

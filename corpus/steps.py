@@ -61,7 +61,7 @@ class DocumentStep(AccountedStep):
             if isinstance(result, Removal):
                 books.removed(source, result, document_record(doc), chars_in)
                 continue
-            books.kept(source, len(result.text))
+            books.kept(source, len(result.text), chars_in)
             self.update_doc_stats(result)
             yield result
         books.close()

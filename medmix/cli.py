@@ -22,6 +22,11 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="o
 DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="overrides the recipe's data_root")]
 
 
+def absolute(path: Path | None) -> str | None:
+    """Paths given on the command line are relative to where the user stands, not to the recipe."""
+    return str(path.resolve()) if path is not None else None
+
+
 def fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # paths stay whole
     raise typer.Exit(2)
@@ -40,7 +45,7 @@ def validate(
 ) -> None:
     """Check a recipe: schema, cross-references, and that every input path matches files."""
     try:
-        loaded = load_recipe(recipe, check_paths=check_paths, data_root=data_root and str(data_root))
+        loaded = load_recipe(recipe, check_paths=check_paths, data_root=absolute(data_root))
     except RecipeError as error:
         fail(str(error))
     console.print(f"[green]ok[/] {recipe}: {len(loaded.sources)} sources, {len(loaded.stages)} stages, "
@@ -51,8 +56,7 @@ def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None
     from medmix.corpus.build import BuildError, build
 
     try:
-        recipe = load_recipe(recipe_path, output_dir=output_dir and str(output_dir),
-                             data_root=data_root and str(data_root))
+        recipe = load_recipe(recipe_path, output_dir=absolute(output_dir), data_root=absolute(data_root))
         run_dir = Path(recipe.output_dir)
         with stage_progress() as progress:
             build(recipe, run_dir, progress)
@@ -72,24 +76,24 @@ def build_command(recipe: RecipeArg, output_dir: OutputOpt = None, data_root: Da
 
 def show_status(run_dir: Path) -> None:
     from medmix.corpus.accounting import check_accounts, read_ledger, removal_reasons, stage_summary
-    from medmix.corpus.build import stage_dirs
+    from medmix.corpus.build import completed_tasks, stage_dirs
 
     stages = Table(title=f"{run_dir}: stages", title_justify="left")
     for column in ("stage", "tasks done", "kept files"):
         stages.add_column(column)
     for directory in stage_dirs(run_dir):
-        completions = run_dir / "logs" / directory.name / "completions"
-        done = len(list(completions.iterdir())) if completions.is_dir() else 0
+        done = completed_tasks(run_dir / "logs" / directory.name)
         stages.add_row(directory.name, str(done), str(len(list((directory / "kept").glob("*.jsonl.gz")))))
     console.print(stages)
 
     ledger = read_ledger(run_dir)
     accounts = Table(title="documents (characters) per stage and source", title_justify="left")
-    for column in ("stage", "source", "in", "kept", "removed"):
-        accounts.add_column(column, justify="right" if column in ("in", "kept", "removed") else "left")
+    outcomes = ("in", "kept", "removed", "edited")
+    for column in ("stage", "source", *outcomes):
+        accounts.add_column(column, justify="right" if column in outcomes else "left")
     for row in stage_summary(ledger).iter_rows(named=True):
         accounts.add_row(row["stage_dir"], row["source"],
-                         *(f"{row[f'docs_{o}']:,} ({row[f'chars_{o}']:,})" for o in ("in", "kept", "removed")))
+                         *(f"{row[f'docs_{o}']:,} ({row[f'chars_{o}']:,})" for o in outcomes))
     console.print(accounts)
 
     reasons = Table(title="removals by reason", title_justify="left")

@@ -122,6 +122,12 @@ class LengthFilterStage(Strict):
     min_chars: int = Field(0, ge=0)
     max_chars: PositiveInt | None = None
 
+    @model_validator(mode="after")
+    def ordered(self) -> LengthFilterStage:
+        if self.max_chars is not None and self.max_chars < self.min_chars:
+            raise ValueError(f"max_chars {self.max_chars} is below min_chars {self.min_chars}")
+        return self
+
 
 Stage = Annotated[Union[LengthFilterStage], Field(discriminator="kind")]
 
@@ -138,8 +144,8 @@ class MixConfig(Strict):
         if not shares:
             raise ValueError("at least one share is needed")
         for key, share in shares.items():
-            if not share > 0:
-                raise ValueError(f"share for '{key}' must be positive, got {share}")
+            if not 0 < share < float("inf"):
+                raise ValueError(f"share for '{key}' must be positive and finite, got {share}")
         return shares
 
 
@@ -202,17 +208,12 @@ class Recipe(Strict):
         for key in self.mix.shares:
             if key not in known:
                 raise ValueError(f"mix.shares: '{key}' is neither a source name nor a domain of this recipe")
-        has_phi_stage = any(stage.kind == "phi" for stage in self.stages)
         for index, source in enumerate(self.sources):
-            if source.domain == "clinical" and not (source.deidentified or has_phi_stage):
-                raise ValueError(
-                    f"sources[{index}] '{source.name}': clinical source with no PHI stage; add a `phi` stage or "
-                    "declare the source `deidentified: true`"
-                )
+            # medmix has no PHI stage yet, so a clinical source must come de-identified (MIMIC does)
+            if source.domain == "clinical" and not source.deidentified:
+                raise ValueError(f"sources[{index}] '{source.name}': clinical source with no PHI stage; declare "
+                                 "the source `deidentified: true` once you know it is")
         return self
-
-    def source(self, name: str) -> Source:
-        return next(s for s in self.sources if s.name == name)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -281,5 +282,10 @@ def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
             if not matches:
                 raise RecipeError(f"sources[{index}] '{source.name}' -> paths[{number}]: '{full}' matches no file")
             files.update(str(Path(m).resolve()) for m in matches)
+        for other, taken in inputs.items():
+            if shared := files & set(taken):
+                raise RecipeError(f"sources[{index}] '{source.name}' and '{other}' both read {sorted(shared)[0]}"
+                                  f"{f' and {len(shared) - 1} more files' if len(shared) > 1 else ''}; "
+                                  "each file belongs to one source")
         inputs[source.name] = sorted(files)
     return inputs

@@ -83,13 +83,19 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     run_dir = tmp_path / "run"
     shutil.copytree(local_run, run_dir)
     expected = kept_content(local_run)
+    quarantine = run_dir / "stages" / "01_pubmed_versions" / "removed" / "pubmed_versions"
+    expected_removed = {p.name: gzip.decompress(p.read_bytes()) for p in quarantine.glob("*.jsonl.gz")}
     # what a task killed mid-write leaves: no completion marker, a partial output, a stale quarantine
     for stage in ("01_pubmed_versions", "02_length_filter"):
         (run_dir / "logs" / stage / "completions" / "00001").unlink()
     partial = run_dir / "stages" / "02_length_filter" / "kept" / "00001.jsonl.gz"
     partial.write_bytes(partial.read_bytes()[:100])
+    (quarantine / "00001.jsonl.gz").write_bytes(gzip.compress(b'{"stale": true}\n'))
     build(demo_recipe(demo_inputs, run_dir), run_dir)
     assert kept_content(run_dir) == expected
+    # the re-run of rank 1 replaced (or, having removed nothing, deleted) its stale quarantine
+    rank1 = quarantine / "00001.jsonl.gz"
+    assert (gzip.decompress(rank1.read_bytes()) if rank1.exists() else None) == expected_removed.get(rank1.name)
     assert check_accounts(run_dir) == []
 
 

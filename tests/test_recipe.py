@@ -65,9 +65,9 @@ def test_missing_input_path_is_named(tmp_path):
     assert load_recipe(path, check_paths=False).name == "t"
 
 
-@pytest.mark.parametrize("share", [0, -1.5])
+@pytest.mark.parametrize("share", [0, -1.5, float("inf")])
 def test_shares_must_be_positive(tmp_path, share):
-    with pytest.raises(RecipeError, match=f"mix -> shares: share for 'general' must be positive, got {share}"):
+    with pytest.raises(RecipeError, match=f"mix -> shares: share for 'general' must be positive and finite, got {share}"):
         load_recipe(write_recipe(tmp_path, mix={"total_tokens": 10, "shares": {"clinical": 1, "general": share}}))
 
 
@@ -86,10 +86,32 @@ def test_clinical_source_without_phi_stage_is_refused_unless_deidentified(tmp_pa
 
 
 def test_unknown_stage_kind_and_bad_executor(tmp_path):
-    with pytest.raises(RecipeError, match="stages"):
+    with pytest.raises(RecipeError, match=r"stages\[0\]: Input tag 'sparkle' found using 'kind' does not match"):
         load_recipe(write_recipe(tmp_path, stages=[{"kind": "sparkle"}]))
+    with pytest.raises(RecipeError, match=r"stages\[0\]: max_chars 10 is below min_chars 50"):
+        load_recipe(write_recipe(tmp_path, stages=[{"kind": "length_filter", "min_chars": 50, "max_chars": 10}]))
     with pytest.raises(RecipeError, match="partition: Field required"):
         load_recipe(write_recipe(tmp_path, executor={"kind": "slurm", "tasks": 4}))
+
+
+def test_a_file_read_by_two_sources_is_refused(tmp_path):
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"].append({"name": "web_again", "domain": "general", "format": "jsonl", "paths": ["*.jsonl"]})
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError, match=r"sources\[2\] 'web_again' and 'web' both read .*web\.jsonl"):
+        load_recipe(path)
+
+
+def test_cli_resolves_relative_paths_against_the_working_directory(tmp_path, monkeypatch):
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["data_root"] = "/nonexistent"
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "r.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["validate", "recipes/r.yaml", "--data-root", "."])
+    assert result.exit_code == 0, result.output
 
 
 def test_bundled_recipes_are_valid():

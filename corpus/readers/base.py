@@ -13,20 +13,29 @@ import csv
 import gzip
 import io
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow as pa
 import zstandard
 from datatrove.data import Document, DocumentsPipeline
 
 from medmix.corpus.accounting import Removal
 from medmix.corpus.steps import AccountedStep
 
+
+
+class UnreadableFile(Exception):
+    """A reader's own verdict that a whole file cannot be read, e.g. a CSV header without the text column."""
+
+
 # Errors that mean "this file cannot be read any further", as opposed to one bad record.
-FILE_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, tarfile.TarError, csv.Error)
+FILE_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, tarfile.TarError, zipfile.BadZipFile, csv.Error,
+               pa.ArrowException, UnreadableFile)
 
 RAW_EXCERPT_CHARS = 100_000  # how much of an unparseable raw record the quarantine keeps for inspection
 
@@ -53,8 +62,11 @@ def open_binary(path: str | Path) -> BinaryIO:
 
 
 def open_text(path: str | Path) -> io.TextIOWrapper:
-    """Text stream that never raises on bad bytes: they become lone surrogates, which the checks catch."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="surrogateescape", newline="")
+    """Text stream that never raises on bad bytes: they become lone surrogates, which the checks catch.
+
+    A leading byte-order mark is dropped (utf-8-sig), so it never sticks to the first column name.
+    """
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def has_invalid_utf8(text: str) -> bool:

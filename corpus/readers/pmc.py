@@ -22,6 +22,7 @@ YEAR = re.compile(r"(1[6-9]\d\d|20\d\d)")
 WHITESPACE = re.compile(r"\s+")
 # Blocks that never belong in the text, whatever the options.
 ALWAYS_DROPPED = {"supplementary-material", "graphic", "media", "object-id"}
+MINOR_ABSTRACTS = {"graphical", "teaser", "toc", "web-summary"}
 # Elements rendered as one paragraph each; any other element is treated as a container of blocks.
 PARAGRAPHS = {"title", "p", "label", "statement", "disp-formula", "speech", "verse-group", "term", "def",
               "attrib"}
@@ -86,8 +87,7 @@ class JatsText:
         meta = article.find("{*}front/{*}article-meta")
         title = self.inline(meta.find("{*}title-group/{*}article-title")) if meta is not None else ""
         blocks = [title] if title else []
-        abstracts = [] if meta is None else [a for a in meta.iterfind("{*}abstract") if not a.get("abstract-type")]
-        for abstract in abstracts[:1]:
+        if (abstract := main_abstract(meta)) is not None:
             blocks += ["Abstract", *self.blocks(abstract)]
         body = article.find("{*}body")
         if body is not None:
@@ -95,6 +95,13 @@ class JatsText:
         if refs := list(self.references(article.find("{*}back"))):
             blocks += ["References", *refs]
         return "\n\n".join(blocks)
+
+
+def main_abstract(meta: etree._Element | None) -> etree._Element | None:
+    """The untyped abstract, else the first typed one that is not a graphical or teaser blurb."""
+    abstracts = [] if meta is None else meta.findall("{*}abstract")
+    ranked = sorted(abstracts, key=lambda a: a.get("abstract-type") is not None)
+    return next((a for a in ranked if a.get("abstract-type") not in MINOR_ABSTRACTS), None)
 
 
 def article_ids(meta: etree._Element | None) -> dict[str, str]:
@@ -129,20 +136,26 @@ class PmcReader(SourceReader):
             with tarfile.open(path, "r:*") as archive:
                 for member in archive:
                     if member.isfile() and member.name.endswith(ARTICLE_SUFFIXES):
-                        yield self.article(archive.extractfile(member).read(), f"{path}!{member.name}")
+                        yield from self.articles(archive.extractfile(member).read(), f"{path}!{member.name}")
         else:
             with open(path, "rb") as handle:
-                yield self.article(handle.read(), path)
+                yield from self.articles(handle.read(), path)
 
-    def article(self, raw: bytes, location: str) -> Document | Rejected:
+    def articles(self, raw: bytes, location: str) -> Iterator[Document | Rejected]:
+        """Every <article> of one XML file: usually one, several in a <pmc-articleset>."""
         try:
             root = parse_record(raw)
         except etree.XMLSyntaxError as error:
-            return Rejected("malformed_xml", f"{location}: {syntax_error_summary(error)}",
-                            raw=raw.decode("utf-8", "replace"), metadata={"file": location})
-        article = root if local_name(root) == "article" else root.find(".//{*}article")
-        if article is None:
-            return Rejected("not_an_article", f"{location} holds no <article>", metadata={"file": location})
+            yield Rejected("malformed_xml", f"{location}: {syntax_error_summary(error)}",
+                           raw=raw.decode("utf-8", "replace"), metadata={"file": location})
+            return
+        articles = [root] if local_name(root) == "article" else root.findall(".//{*}article")
+        if not articles:
+            yield Rejected("not_an_article", f"{location} holds no <article>", metadata={"file": location})
+        for article in articles:
+            yield self.article(article, location)
+
+    def article(self, article: etree._Element, location: str) -> Document:
         meta = article.find("{*}front/{*}article-meta")
         ids = article_ids(meta)
         pmcid = ids.get("pmc") or ids.get("pmcid") or ""

@@ -39,6 +39,17 @@ YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 VERSION_INDEX_SCHEMA = pa.schema([("pmid", pa.string()), ("file_index", pa.int32()), ("deleted", pa.bool_())])
 
 
+def read_head(stream, size: int = 4096) -> bytes:
+    """The first bytes of a stream, enough to tell its root element; stops early at a truncation."""
+    head = b""
+    try:
+        while len(head) < size and (chunk := stream.read1(size - len(head))):
+            head += chunk
+    except EOFError:
+        pass  # the record splitter meets the same error after yielding what came before it
+    return head
+
+
 def abstract_text(abstract: etree._Element | None) -> str:
     """Abstract paragraphs, one per line, with structured-abstract labels kept."""
     if abstract is None:
@@ -82,10 +93,14 @@ class PubmedReader(SourceReader):
         atomic_write_bytes(version_index_dir(self.stage_dir, self.source) / f"{rank:05d}.parquet",
                            sink.getvalue().to_pybytes())
 
+    def file_order(self) -> dict[str, int]:
+        """Position of each file in PubMed's release order: by file name (baseline n0001.. then updates)."""
+        return {path: i for i, path in enumerate(sorted(self.files, key=lambda p: (Path(p).name, p)))}
+
     def records(self, path: str) -> Iterator[Document | Rejected]:
-        file_index = self.files.index(path)
+        file_index = self.file_order()[path]
         with open_binary(path) as stream:
-            head = stream.read(4096)
+            head = read_head(stream)
             if b"<PubmedArticleSet" in head:
                 tags = ARTICLE_SET_TAGS
             elif b"<MedlineCitationSet" in head:
@@ -115,6 +130,10 @@ class PubmedReader(SourceReader):
             self._versions.extend((text_of(p), file_index, True) for p in record.iterfind("PMID"))
             return
         pmid = text_of(record.find(".//PMID"))
+        if not pmid:
+            yield Rejected("missing_id", f"{path} record {position} has no PMID", raw=raw.decode("utf-8", "replace"),
+                           metadata=location)
+            return
         self._versions.append((pmid, file_index, False))
         title = next(filter(None, (text_of(record.find(f".//{tag}"))
                                    for tag in ("ArticleTitle", "VernacularTitle", "BookTitle"))), "")

@@ -14,7 +14,7 @@ import orjson
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from medmix.corpus.readers.base import Rejected, SourceReader, open_binary, open_text
+from medmix.corpus.readers.base import Rejected, SourceReader, UnreadableFile, open_binary, open_text
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # oversized notes are judged by max_chars, not by csv
 
@@ -23,8 +23,13 @@ MIMIC3_COLUMNS = ["ROW_ID", "SUBJECT_ID", "HADM_ID", "CHARTDATE", "CHARTTIME", "
 MIMIC4_COLUMNS = ["note_id", "subject_id", "hadm_id", "note_type", "note_seq", "charttime", "storetime", "text"]
 
 
-def json_scalar_fields(row: dict, keys: list[str]) -> dict:
+def pick_fields(row: dict, keys: list[str]) -> dict:
     return {key: row[key] for key in keys if key in row}
+
+
+def record_id(value, location: str) -> str:
+    """The record's own id when it has one (0 is an id), else where it was found."""
+    return location if value is None or value == "" else str(value)
 
 
 def without_bad_bytes(value: str) -> str:
@@ -58,23 +63,27 @@ class CsvReader(SourceReader):
 
     def records(self, path: str) -> Iterator[Document | Rejected]:
         with open_text(path) as handle:
-            rows = csv.DictReader(handle, fieldnames=self.columns)
+            # strict: a quote left open to the end of the file is an error, not one giant merged note
+            rows = csv.DictReader(handle, fieldnames=self.columns, strict=True)
+            names = rows.fieldnames or []
+            if missing := [c for c in (self.text_column, self.id_column) if c not in names]:
+                raise UnreadableFile(f"{path}: no column {missing} (columns: {names[:20]})")
             for line_number, row in enumerate(rows, start=1):
                 yield self.document(row, f"{path}:{line_number}")
 
     def document(self, row: dict, location: str) -> Document | Rejected:
-        record_id = without_bad_bytes((row.get(self.id_column) or "").strip()) or location
+        identifier = record_id(without_bad_bytes(row.get(self.id_column) or ""), location)
         if None in row or None in row.values():  # csv.DictReader's marks for too many / too few fields
-            return Rejected("malformed_row", f"{location}: wrong number of fields", id=record_id,
+            return Rejected("malformed_row", f"{location}: wrong number of fields", id=identifier,
                             raw=str(row.get(self.text_column) or ""), metadata={"file": location})
         metadata = {column: without_bad_bytes(row[column]) for column in self.metadata_columns if column in row}
         if self.error_column and row.get(self.error_column, "").strip() == "1":
-            return Rejected("flagged_error", f"{self.error_column}=1", id=record_id, raw=row[self.text_column],
+            return Rejected("flagged_error", f"{self.error_column}=1", id=identifier, raw=row[self.text_column],
                             metadata=metadata)
         for column, allowed in self.include.items():
             if row.get(column, "").strip() not in allowed:
-                return Rejected(f"excluded:{column}", id=record_id, raw=row[self.text_column], metadata=metadata)
-        return Document(text=row[self.text_column], id=record_id, metadata=metadata)
+                return Rejected(f"excluded:{column}", id=identifier, raw=row[self.text_column], metadata=metadata)
+        return Document(text=row[self.text_column], id=identifier, metadata=metadata)
 
 
 class Mimic3NotesReader(CsvReader):
@@ -113,6 +122,8 @@ class JsonlReader(SourceReader):
     def records(self, path: str) -> Iterator[Document | Rejected]:
         with open_binary(path) as handle:
             for line_number, line in enumerate(handle, start=1):
+                if line_number == 1:
+                    line = line.removeprefix(b"\xef\xbb\xbf")  # byte-order mark
                 if line.strip():
                     yield self.document(line, f"{path}:{line_number}")
 
@@ -123,12 +134,17 @@ class JsonlReader(SourceReader):
             reason = "invalid_utf8" if "utf-8" in str(error).lower() else "malformed_json"
             return Rejected(reason, f"{location}: {str(error)[:120]}", raw=line.decode("utf-8", "replace"),
                             metadata={"file": location})
-        if not isinstance(row, dict) or not isinstance(row.get(self.text_key, ""), str):
-            return Rejected("malformed_json", f"{location}: not an object with a string '{self.text_key}'",
-                            raw=line.decode("utf-8", "replace"), metadata={"file": location})
-        record_id = str(row.get(self.id_key) or location)
-        return Document(text=row.get(self.text_key, ""), id=record_id,
-                        metadata=json_scalar_fields(row, self.metadata_keys))
+        raw = line.decode("utf-8", "replace")
+        if not isinstance(row, dict):
+            return Rejected("malformed_json", f"{location}: not a JSON object", raw=raw, metadata={"file": location})
+        if self.text_key not in row:
+            return Rejected(f"missing_key:{self.text_key}", f"{location}: no '{self.text_key}' key", raw=raw,
+                            metadata={"file": location})
+        if not isinstance(row[self.text_key], str):
+            return Rejected("malformed_json", f"{location}: '{self.text_key}' is not a string", raw=raw,
+                            metadata={"file": location})
+        return Document(text=row[self.text_key], id=record_id(row.get(self.id_key), location),
+                        metadata=pick_fields(row, self.metadata_keys))
 
 
 class ParquetReader(JsonlReader):
@@ -138,13 +154,17 @@ class ParquetReader(JsonlReader):
 
     def records(self, path: str) -> Iterator[Document | Rejected]:
         parquet = pq.ParquetFile(path)
-        wanted = [c for c in dict.fromkeys([self.text_key, self.id_key, *self.metadata_keys])
-                  if c in parquet.schema_arrow.names]
+        names = parquet.schema_arrow.names
+        if self.text_key not in names:
+            raise UnreadableFile(f"{path}: no column '{self.text_key}' (columns: {names[:20]})")
+        wanted = [c for c in dict.fromkeys([self.text_key, self.id_key, *self.metadata_keys]) if c in names]
         row_number = 0
         for batch in parquet.iter_batches(batch_size=1024, columns=wanted):
             for row in batch.to_pylist():
                 row_number += 1
-                text = row.get(self.text_key)
+                text = row[self.text_key]
+                if isinstance(text, bytes):
+                    text = text.decode("utf-8", "surrogateescape")
                 yield Document(text=text if isinstance(text, str) else "",
-                               id=str(row.get(self.id_key) or f"{path}:{row_number}"),
-                               metadata=json_scalar_fields(row, self.metadata_keys))
+                               id=record_id(row.get(self.id_key), f"{path}:{row_number}"),
+                               metadata=pick_fields(row, self.metadata_keys))

@@ -23,6 +23,19 @@ class TruncatedRecord(Exception):
     """The input ended inside a record."""
 
 
+# Comments, CDATA sections and processing instructions may contain anything, record tags included.
+SKIPPED = rb"(?P<skip><!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>)"
+UNFINISHED = rb"(?P<more><!--|<!\[CDATA\[|<\?)"  # the start of one of those whose end is not read yet
+TAIL_BYTES = 256  # a tag may straddle two chunks
+
+
+def _find(pattern: re.Pattern, buffer: bytes, position: int) -> re.Match | None:
+    """The next `tag` or `more` match at or after `position`, stepping over skipped regions."""
+    while (match := pattern.search(buffer, position)) and match.lastgroup == "skip":
+        position = match.end()
+    return match
+
+
 def iter_records(stream: BinaryIO, tags: tuple[str, ...], head: bytes = b"") -> Iterator[tuple[str, bytes]]:
     """Yield `(tag, raw bytes)` for each element named in `tags`, in file order.
 
@@ -30,29 +43,43 @@ def iter_records(stream: BinaryIO, tags: tuple[str, ...], head: bytes = b"") -> 
     `head` is data already read from the stream. Raises `TruncatedRecord` when the stream ends
     inside a record.
     """
-    opening = re.compile(rb"<(" + b"|".join(t.encode() for t in tags) + rb")[\s>/]")
-    buffer, position = head, 0
+    names = b"|".join(re.escape(t.encode()) for t in tags)
+    opening = re.compile(SKIPPED + rb"|<(?P<tag>" + names + rb")[\s/>]|" + UNFINISHED, re.S)
+    closings: dict[bytes, re.Pattern] = {}
+    buffer, position, start = head, 0, None  # start: offset of the record being read, if any
     while True:
-        match = opening.search(buffer, position)
-        if match:
-            tag = match.group(1)
-            if buffer[match.start():].startswith(b"<" + tag + b"/>"):  # empty element
-                end = match.start() + len(tag) + 3
+        if start is None:
+            match = _find(opening, buffer, position)
+            if match and match.lastgroup == "tag":
+                start, tag = match.start(), match.group("tag")
+                position = match.end() - 1
+            elif match:  # an unfinished comment: wait for its end
+                position = match.start()
             else:
-                close = buffer.find(b"</" + tag + b">", match.end())
-                end = close + len(tag) + 3 if close != -1 else -1
+                position = max(position, len(buffer) - TAIL_BYTES)
+        if start is not None:
+            start_tag_end = buffer.find(b">", position)
+            if start_tag_end != -1 and buffer[start_tag_end - 1:start_tag_end] == b"/":  # <Tag ... />
+                end = start_tag_end + 1
+            elif start_tag_end != -1:
+                closing = closings.setdefault(tag, re.compile(SKIPPED + rb"|(?P<tag></" + re.escape(tag) + rb"\s*>)|"
+                                                              + UNFINISHED, re.S))
+                match = _find(closing, buffer, start_tag_end)
+                end = match.end() if match and match.lastgroup == "tag" else -1
+            else:
+                end = -1
             if end != -1:
-                yield tag.decode(), buffer[match.start():end]
-                position = end
+                yield tag.decode(), buffer[start:end]
+                start, position = None, end
                 continue
-            buffer, position = buffer[match.start():], 0  # keep the open record, drop what came before
-        else:
-            keep = max(len(buffer) - 64, position)  # a tag may straddle the chunk boundary
-            buffer, position = buffer[keep:], 0
+        # need more data: drop what is behind us, then read on
+        keep = start if start is not None else position
+        buffer, position = buffer[keep:], position - keep
+        start = 0 if start is not None else None
         chunk = stream.read1(CHUNK_BYTES)  # read1: a truncated file still yields every byte before the break
         if not chunk:
-            if match:
-                raise TruncatedRecord(f"input ended inside a <{match.group(1).decode()}> record")
+            if start is not None:
+                raise TruncatedRecord(f"input ended inside a <{tag.decode()}> record")
             return
         buffer += chunk
 

@@ -39,9 +39,13 @@ def sendto(self, *args):
     return _sendto(self, *args)
 
 
-def getaddrinfo(host, *args, **kwargs):
-    refuse(f"getaddrinfo {host}")
+def resolver(name: str):
+    def resolve(host, *args, **kwargs):
+        refuse(f"{name} {host}")
+
+    return resolve
 
 
 socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto = connect, connect_ex, sendto
-socket.getaddrinfo = getaddrinfo
+for _name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+    setattr(socket, _name, resolver(_name))
