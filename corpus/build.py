@@ -7,7 +7,8 @@ Run directory layout:
     RUN_DIR/stages/NN_<stage>/kept/           documents that left the stage, <rank>.jsonl.gz
     RUN_DIR/stages/NN_<stage>/removed/<step>/ quarantined records with their reason, <rank>.jsonl.gz
     RUN_DIR/stages/NN_<stage>/ledger/         per-task accounting, <step>-<rank>.parquet
-    RUN_DIR/logs/NN_<stage>/                  datatrove's logs, stats and completion markers
+    RUN_DIR/stages/NN_dedup/work/             dedup's signatures, buckets, clusters and decisions
+    RUN_DIR/logs/NN_<stage>/<phase>/          datatrove's logs, stats and completion markers
 
 Each stage reads the previous stage's `kept/` folder. A re-run skips the tasks that datatrove marked
 complete, so an interrupted build resumes where it stopped and a finished one does nothing.
@@ -30,9 +31,14 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
+from medmix.corpus.decontaminate import Decontaminate
+from medmix.corpus.dedup import ContainmentCheck, DedupBuckets, DedupClusters, DedupFilter, DedupSettings, DedupSignatures
+from medmix.corpus.filters import LanguageFilter, QualityFilter
+from medmix.corpus.minhash import lsh_bands
+from medmix.corpus.normalize import Normalizer
 from medmix.corpus.readers import PubmedVersions, reader_for
 from medmix.corpus.steps import LengthFilter
-from medmix.recipe import Recipe, RecipeError, resolve_inputs
+from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
 
 
 class BuildError(RuntimeError):
@@ -40,13 +46,22 @@ class BuildError(RuntimeError):
 
 
 @dataclass
+class Phase:
+    """One datatrove pipeline, run as one executor job; `tasks` None means the recipe's task count."""
+
+    name: str
+    pipeline: list[PipelineStep]
+    logs: Path
+    tasks: int | None = None
+
+
+@dataclass
 class StagePlan:
-    """One stage: a datatrove pipeline with its folder for outputs and its folder for logs."""
+    """One stage: its phases (most stages have one) and its folder; the last phase writes `kept/`."""
 
     name: str
     directory: Path
-    logs: Path
-    pipeline: list[PipelineStep]
+    phases: list[Phase]
 
     @property
     def kept(self) -> Path:
@@ -58,40 +73,80 @@ def stage_dirs(run_dir: Path) -> list[Path]:
     return sorted(p for p in (run_dir / "stages").glob("[0-9][0-9]_*") if p.is_dir())
 
 
-def recipe_stage_steps(stage, directory: Path) -> list[PipelineStep]:
-    """The medmix blocks that one recipe stage compiles to."""
+def recipe_stage_steps(recipe: Recipe, stage, directory: Path) -> list[PipelineStep]:
+    """The medmix blocks that a single-phase recipe stage compiles to."""
     if stage.kind == "length_filter":
         return [LengthFilter(directory, stage.kind, min_chars=stage.min_chars, max_chars=stage.max_chars)]
+    if stage.kind == "normalize":
+        return [Normalizer(directory, stage.kind, unicode_form=stage.unicode_form, citations=stage.citations,
+                           dehyphenate=stage.dehyphenate, placeholders=stage.placeholders)]
+    if stage.kind == "language_filter":
+        return [LanguageFilter(directory, stage.kind, thresholds=stage.thresholds, languages=stage.languages,
+                               model_path=stage.model_path and resolve_path(recipe, stage.model_path))]
+    if stage.kind == "quality_filter":
+        return [QualityFilter(directory, stage.kind, {d: p.model_dump() for d, p in stage.profiles.items()})]
+    if stage.kind == "decontaminate":
+        benchmarks = [b.model_copy(update={"path": resolve_path(recipe, b.path),
+                                           "split_ids": b.split_ids and resolve_path(recipe, b.split_ids)})
+                      for b in stage.benchmarks]
+        return [Decontaminate(directory, stage.kind, benchmarks=[b.model_dump() for b in benchmarks],
+                              ngram=stage.ngram, minhash_threshold=stage.minhash_threshold, action=stage.action)]
     raise RecipeError(f"stage kind '{stage.kind}' has no implementation")  # the schema admits only known kinds
+
+
+def dedup_phases(recipe: Recipe, stage, directory: Path, logs: Path, read_input, write_kept) -> list[Phase]:
+    """The five phases of cross-source dedup (see `medmix.corpus.dedup`)."""
+    bands, rows = lsh_bands(stage.threshold, stage.num_perm)
+    settings = DedupSettings(directory / "work", recipe.executor.tasks, stage.threshold, stage.ngram,
+                             stage.num_perm, bands, rows, stage.priority or [s.name for s in recipe.sources],
+                             stage.containment, stage.containment_threshold, stage.sample_size)
+    return [
+        Phase("signatures", [read_input(), DedupSignatures(settings)], logs / "signatures"),
+        Phase("buckets", [DedupBuckets(settings)], logs / "buckets"),
+        Phase("clusters", [DedupClusters(settings)], logs / "clusters", tasks=1),
+        Phase("containment", [read_input(), ContainmentCheck(settings)], logs / "containment"),
+        Phase("filter", [read_input(), DedupFilter(directory, stage.kind, settings), write_kept()], logs / "filter"),
+    ]
 
 
 def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]]) -> list[StagePlan]:
     """Stage 00 reads every source; PubMed update semantics come next; then the recipe's own stages."""
-    named_steps: list[tuple[str, Callable[[Path], list[PipelineStep]]]] = [
-        ("read", lambda d: [reader_for(source, inputs[source.name], d, "read") for source in recipe.sources]),
-    ]
-    pubmed_sources = [s.name for s in recipe.sources if s.format == "pubmed_xml"]
-    if pubmed_sources:
-        read_dir = run_dir / "stages" / "00_read"
-        named_steps.append(("pubmed_versions", lambda d: [PubmedVersions(d, "pubmed_versions", read_dir,
-                                                                         pubmed_sources)]))
-    for stage in recipe.stages:
-        named_steps.append((stage.kind, lambda d, stage=stage: recipe_stage_steps(stage, d)))
+    stages: list[tuple[str, object]] = [("read", None)]
+    if any(s.format == "pubmed_xml" for s in recipe.sources):
+        stages.append(("pubmed_versions", None))
+    stages += [(stage.kind, stage) for stage in recipe.stages]
 
     plans: list[StagePlan] = []
-    for index, (name, make_steps) in enumerate(named_steps):
+    for index, (name, stage) in enumerate(stages):
         directory = run_dir / "stages" / f"{index:02d}_{name}"
-        pipeline = [] if not plans else [JsonlReader(str(plans[-1].kept), glob_pattern="*.jsonl.gz",
-                                                     add_file_path=False)]
-        pipeline += make_steps(directory)
-        pipeline.append(JsonlWriter(str(directory / "kept"), output_filename="${rank}.jsonl.gz"))
-        plans.append(StagePlan(name, directory, run_dir / "logs" / f"{index:02d}_{name}", pipeline))
+        logs = run_dir / "logs" / f"{index:02d}_{name}"
+        previous = plans[-1].kept if plans else None
+
+        def read_input(previous=previous) -> PipelineStep:
+            return JsonlReader(str(previous), glob_pattern="*.jsonl.gz", add_file_path=False)
+
+        def write_kept(directory=directory) -> PipelineStep:
+            return JsonlWriter(str(directory / "kept"), output_filename="${rank}.jsonl.gz")
+
+        if name == "read":
+            steps = [reader_for(source, inputs[source.name], directory, name) for source in recipe.sources]
+            phases = [Phase(name, [*steps, write_kept()], logs / name)]
+        elif name == "pubmed_versions":
+            pubmed = [s.name for s in recipe.sources if s.format == "pubmed_xml"]
+            step = PubmedVersions(directory, name, run_dir / "stages" / "00_read", pubmed)
+            phases = [Phase(name, [read_input(), step, write_kept()], logs / name)]
+        elif name == "dedup":
+            phases = dedup_phases(recipe, stage, directory, logs, read_input, write_kept)
+        else:
+            steps = recipe_stage_steps(recipe, stage, directory)
+            phases = [Phase(name, [read_input(), *steps, write_kept()], logs / name)]
+        plans.append(StagePlan(name, directory, phases))
     return plans
 
 
-def make_executor(recipe: Recipe, plan: StagePlan, depends: PipelineExecutor | None) -> PipelineExecutor:
+def make_executor(recipe: Recipe, phase: Phase, job_name: str, depends: PipelineExecutor | None) -> PipelineExecutor:
     config = recipe.executor
-    common = dict(pipeline=plan.pipeline, tasks=config.tasks, logging_dir=str(plan.logs))
+    common = dict(pipeline=phase.pipeline, tasks=phase.tasks or config.tasks, logging_dir=str(phase.logs))
     if config.kind == "local":
         return LocalPipelineExecutor(**common, workers=config.workers or -1)
     if config.kind == "ray":
@@ -104,9 +159,9 @@ def make_executor(recipe: Recipe, plan: StagePlan, depends: PipelineExecutor | N
     return SlurmPipelineExecutor(
         **common, depends=depends, partition=config.partition, time=config.time,
         cpus_per_task=config.cpus_per_task, mem_per_cpu_gb=config.mem_per_cpu_gb, workers=config.workers or -1,
-        job_name=f"medmix-{recipe.name}-{plan.name}", sbatch_args=config.sbatch_args,
+        job_name=job_name, sbatch_args=config.sbatch_args,
         venv_path=config.venv or str(Path(sys.prefix) / "bin" / "activate"),
-        slurm_logs_folder=str(plan.logs / "slurm"),
+        slurm_logs_folder=str(phase.logs / "slurm"),
     )
 
 
@@ -149,13 +204,13 @@ def completed_tasks(logs: Path) -> int:
 
 
 @contextmanager
-def watch_completions(plan: StagePlan, on_change: Callable[[int], None], interval: float = 0.3) -> Iterator[None]:
-    """Report the stage's completed task count from a background thread, whatever executor runs it."""
+def watch_completions(phase: Phase, on_change: Callable[[int], None], interval: float = 0.3) -> Iterator[None]:
+    """Report the phase's completed task count from a background thread, whatever executor runs it."""
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.wait(interval):
-            on_change(completed_tasks(plan.logs))
+            on_change(completed_tasks(phase.logs))
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -164,7 +219,7 @@ def watch_completions(plan: StagePlan, on_change: Callable[[int], None], interva
     finally:
         stop.set()
         thread.join()
-        on_change(completed_tasks(plan.logs))
+        on_change(completed_tasks(phase.logs))
 
 
 def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
@@ -180,9 +235,9 @@ def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
 
     if recipe.executor.kind == "slurm":
         executor = None
-        for plan in plans:
-            executor = make_executor(recipe, plan, depends=executor)
-        executor.run()  # submits the whole chain, each stage's job array depending on the previous one
+        for plan, phase in phases_of(plans):
+            executor = make_executor(recipe, phase, job_name(recipe, plan, phase), depends=executor)
+        executor.run()  # submits the whole chain, each phase's job array depending on the previous one
         return plans
 
     if recipe.executor.kind == "ray":
@@ -192,22 +247,30 @@ def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
             ray.init(address=recipe.executor.address, include_dashboard=False)
 
     with stderr_to(run_dir / "logs" / "console.log"):
-        for plan in plans:
-            run_stage(recipe, plan, progress)
+        for plan, phase in phases_of(plans):
+            run_phase(recipe, plan, phase, progress)
     return plans
 
 
-def run_stage(recipe: Recipe, plan: StagePlan, progress) -> None:
-    executor = make_executor(recipe, plan, depends=None)
-    tasks = recipe.executor.tasks
-    bar = progress.add_task(plan.name, total=tasks) if progress is not None else None
+def phases_of(plans: list[StagePlan]) -> Iterator[tuple[StagePlan, Phase]]:
+    return ((plan, phase) for plan in plans for phase in plan.phases)
+
+
+def job_name(recipe: Recipe, plan: StagePlan, phase: Phase) -> str:
+    return f"medmix-{recipe.name}-{plan.name}" + (f"-{phase.name}" if phase.name != plan.name else "")
+
+
+def run_phase(recipe: Recipe, plan: StagePlan, phase: Phase, progress) -> None:
+    executor = make_executor(recipe, phase, job_name(recipe, plan, phase), depends=None)
+    tasks = phase.tasks or recipe.executor.tasks
+    label = plan.name if phase.name == plan.name else f"{plan.name}: {phase.name}"
+    bar = progress.add_task(label, total=tasks) if progress is not None else None
     update = (lambda done: progress.update(bar, completed=done)) if progress is not None else (lambda done: None)
     try:
-        with watch_completions(plan, update):
+        with watch_completions(phase, update):
             executor.run()
     except Exception as error:
-        raise BuildError(f"stage '{plan.name}' failed: {type(error).__name__}: {error}; "
-                         f"task logs are in {plan.logs / 'logs'}") from error
-    if (done := completed_tasks(plan.logs)) < tasks:
-        raise BuildError(f"stage '{plan.name}': only {done}/{tasks} tasks completed; "
-                         f"task logs are in {plan.logs / 'logs'}")
+        raise BuildError(f"{label} failed: {type(error).__name__}: {error}; "
+                         f"task logs are in {phase.logs / 'logs'}") from error
+    if (done := completed_tasks(phase.logs)) < tasks:
+        raise BuildError(f"{label}: only {done}/{tasks} tasks completed; task logs are in {phase.logs / 'logs'}")

@@ -4,7 +4,9 @@ Nothing here is real data: the text comes from templates and word lists, and eve
 number planted as PHI is made up. The files exercise what the real ones do: structured abstracts,
 citations without abstracts, a `DeleteCitation` and a re-issued citation in an update file, JATS
 sections with references, tables, figures and formulas, MIMIC `[** **]` placeholders, an `ISERROR`
-row, an empty note, and a malformed JSON line.
+row, an empty note, and a malformed JSON line. For the cleaning stages they also plant non-English
+and boilerplate web pages, exact and near-duplicates within and across sources, PubMed abstracts
+whose PMC full text is present, and benchmark questions leaked into the corpus.
 """
 
 from __future__ import annotations
@@ -80,11 +82,28 @@ def pubmed_article(rng: random.Random, pmid: int, with_abstract: bool) -> etree.
     return article_el
 
 
-def write_pubmed(directory: Path, rng: random.Random) -> int:
-    """A baseline file, and an update file that deletes one citation and re-issues another."""
+def write_pubmed(directory: Path, rng: random.Random, pmc_abstracts: dict[int, tuple[str, str]],
+                 leaked: list[str]) -> int:
+    """A baseline file, and an update file that deletes one citation and re-issues another.
+
+    The baseline also holds the PubMed records of some PMC articles (same PMID, same abstract), and
+    abstracts that quote benchmark questions.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     first = 31000000
     baseline = [pubmed_article(rng, first + i, with_abstract=i % 7 != 0) for i in range(120)]
+    for pmid, (title, abstract) in pmc_abstracts.items():
+        record = pubmed_article(rng, pmid, with_abstract=True)
+        record.find(".//ArticleTitle").text = title
+        texts = record.findall(".//AbstractText")
+        texts[0].text = abstract
+        for extra in texts[1:]:
+            extra.getparent().remove(extra)
+        baseline.append(record)
+    for number, question in enumerate(leaked):
+        record = pubmed_article(rng, first + 500 + number, with_abstract=True)
+        record.find(".//AbstractText").text = f"We revisit a board question: {question}"
+        baseline.append(record)
     update = [pubmed_article(rng, first + 120 + i, with_abstract=True) for i in range(40)]
     update.append(pubmed_article(rng, first + 1, with_abstract=True))  # a revised version of a baseline citation
     deletion = etree.Element("DeleteCitation")
@@ -126,17 +145,21 @@ JATS_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def write_pmc(directory: Path, rng: random.Random) -> int:
+def write_pmc(directory: Path, rng: random.Random) -> tuple[int, dict[int, tuple[str, str]]]:
+    """PMC articles; returns the count and, for the first six, (title, abstract) by PMID for PubMed to repeat."""
     directory.mkdir(parents=True, exist_ok=True)
-    count = 24
+    count, abstracts = 24, {}
     for i in range(count):
-        pmc = 9000000 + i
+        pmc, pmid = 9000000 + i, 32000000 + i
         fields = {key: paragraph(rng, 5) for key in ("intro", "methods", "stats", "results", "discussion")}
-        xml = JATS_TEMPLATE.format(pmid=32000000 + i, pmc=pmc, year=rng.randint(2005, 2023),
-                                   title=f"{rng.choice(TREATMENTS).capitalize()} for {rng.choice(CONDITIONS)}",
-                                   abstract1=paragraph(rng, 2), abstract2=paragraph(rng, 2), **fields)
+        title = f"{rng.choice(TREATMENTS).capitalize()} for {rng.choice(CONDITIONS)}"
+        abstract1, abstract2 = paragraph(rng, 2), paragraph(rng, 2)
+        xml = JATS_TEMPLATE.format(pmid=pmid, pmc=pmc, year=rng.randint(2005, 2023), title=title,
+                                   abstract1=abstract1, abstract2=abstract2, **fields)
         (directory / f"PMC{pmc}.nxml").write_text(xml)
-    return count
+        if i < 6:
+            abstracts[pmid] = (title, f"{abstract1} {abstract2}")
+    return count, abstracts
 
 
 # ----------------------------------------------------------------------------------------------- MIMIC
@@ -210,42 +233,123 @@ def write_mimic_cxr(directory: Path, rng: random.Random) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         finding = rng.choice(["No acute cardiopulmonary process.", "Small left pleural effusion.",
                               "Mild pulmonary edema.", "Right lower lobe opacity concerning for pneumonia."])
+        comparison = rng.choice(["None.", f"Chest radiograph from {rng.randint(2, 30)} days earlier.",
+                                 "Prior study of ___."])
         path.write_text(f"                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
-                        f" INDICATION:  ___ with {rng.choice(CONDITIONS)}\n\n IMPRESSION:\n\n {finding}\n")
+                        f" INDICATION:  ___ year old with {rng.choice(CONDITIONS)}, {rng.choice(OUTCOMES)}\n\n"
+                        f" COMPARISON:  {comparison}\n\n FINDINGS:  Heart size is {rng.choice(['normal', 'mildly enlarged'])}."
+                        f" {rng.choice(['No pneumothorax.', 'Lines and tubes unchanged.', 'Osseous structures intact.'])}"
+                        f"\n\n IMPRESSION:\n\n {finding}\n")
     return count
 
 
 # --------------------------------------------------------------------------------------------- general
 
 
-def write_redpajama(directory: Path, rng: random.Random) -> int:
+FOREIGN = {
+    "fr": "Le conseil municipal a discuté du nouveau pont et de la bibliothèque pendant la réunion de lundi. "
+          "Les habitants ont demandé plus de transports publics et un marché le samedi matin.",
+    "de": "Der Gemeinderat hat am Montag über die neue Brücke und die Bibliothek gesprochen. Die Bewohner "
+          "wünschen sich mehr öffentliche Verkehrsmittel und einen Markt am Samstagvormittag.",
+    "es": "El ayuntamiento habló el lunes sobre el nuevo puente y la biblioteca. Los vecinos pidieron más "
+          "transporte público y un mercado los sábados por la mañana.",
+}
+
+
+WEB_TEMPLATES = [
+    "{S} visited {T} {E}.",
+    "Last {D} we finally saw {T}, which turned out to be {A}.",
+    "Nobody expected {T} to draw such a crowd.",
+    "According to {S}, {T} will stay open until late October.",
+    "Tickets cost less than a sandwich, so bring the whole family.",
+    "Parking near {T} is limited; cycling is the easiest option.",
+    "Photos from {D} show how much {T} has changed since spring.",
+    "If you have questions, write to the organisers or ask {S}.",
+    "A short video of {T} is available on our page.",
+    "Some visitors complained about the noise, but most were {A}.",
+    "Next month there will be a second event about {T}.",
+    "Thanks to everyone who helped {E}!",
+]
+WEB_FILLERS = {
+    "S": ["our neighbour", "the mayor", "a local teacher", "my grandmother", "the coach", "a reporter", "two students"],
+    "T": GENERAL_TOPICS,
+    "E": ["before the rain started", "with a few friends", "after lunch", "as part of a school project"],
+    "D": ["Monday", "Friday", "weekend", "summer"],
+    "A": ["wonderful", "a little strange", "worth the trip", "delighted"],
+}
+
+
+def web_page(rng: random.Random) -> str:
+    """A short general-domain page; each template at most once, so a page does not repeat itself."""
+    templates = rng.sample(WEB_TEMPLATES, rng.randint(6, 10))
+    text = " ".join(templates)
+    for slot, options in WEB_FILLERS.items():
+        while "{" + slot + "}" in text:
+            text = text.replace("{" + slot + "}", rng.choice(options), 1)
+    return text[0].upper() + text[1:]
+
+
+def near_copy(rng: random.Random, text: str, edits: int) -> str:
+    """The same page with a few words replaced: a near-duplicate well above the 0.8 Jaccard threshold."""
+    tokens = text.split()
+    for _ in range(edits):
+        tokens[rng.randrange(len(tokens))] = rng.choice(["indeed", "also", "again", "finally"])
+    return " ".join(tokens)
+
+
+def write_redpajama(directory: Path, rng: random.Random, leaked: list[str], pubmed_copy: str) -> int:
+    """Web pages, with planted exact and near-duplicates, foreign-language and boilerplate pages, a leaked
+    benchmark question, a copy of a PubMed abstract, and one malformed line."""
     directory.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for shard in range(2):
-        lines = []
-        for i in range(150):
-            text = " ".join(f"{rng.choice(GENERAL_TOPICS).capitalize()} {rng.choice(GENERAL_VERBS)} "
-                            f"{rng.choice(GENERAL_TOPICS)} on {rng.choice(['Monday', 'Friday', 'the weekend'])}."
-                            for _ in range(rng.randint(6, 20)))
-            lines.append(json.dumps({"text": text, "meta": {"url": f"https://example.org/{shard}/{i}",
-                                                             "language": "en"}, "red_pajama_subset": "common_crawl"}))
-            count += 1
-        if shard == 1:
-            lines.append('{"text": "a line cut off in the middle')  # malformed: quarantined, not lost
-            count += 1
-        (directory / f"en_head_{shard:04d}.jsonl").write_text("\n".join(lines) + "\n")
-    return count
+    pages = [web_page(rng) for _ in range(300)]
+    pages += [pages[i] for i in range(0, 20, 2)]  # exact duplicates
+    pages += [near_copy(rng, pages[i], edits=1) for i in range(1, 20, 2)]  # near-duplicates
+    pages += [FOREIGN[lang] * 3 for lang in sorted(FOREIGN)]
+    pages += ["Click here to subscribe to our newsletter!\n" * 40, "Home | About | Contact | Login\n" * 30]
+    pages += [f"Study tip of the day. {question} Think about it before you look at the answer. {web_page(rng)}"
+              for question in leaked]
+    pages.append(pubmed_copy)
+    rng.shuffle(pages)
+    rows = [json.dumps({"text": text, "meta": {"url": f"https://example.org/{i}", "language": "en"},
+                        "red_pajama_subset": "common_crawl"}) for i, text in enumerate(pages)]
+    half = len(rows) // 2
+    (directory / "en_head_0000.jsonl").write_text("\n".join(rows[:half]) + "\n")
+    # malformed: quarantined, not lost
+    (directory / "en_head_0001.jsonl").write_text("\n".join(rows[half:]) + '\n{"text": "a line cut off in the middle\n')
+    return len(rows) + 1
+
+
+# ------------------------------------------------------------------------------------------- benchmarks
+
+
+def write_benchmark(path: Path, rng: random.Random) -> list[str]:
+    """A small MedQA-format test set; returns the questions that the corpus will leak."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(30):
+        condition, treatment = rng.choice(CONDITIONS), rng.choice(TREATMENTS)
+        question = (f"A {rng.randint(25, 85)}-year-old patient with {condition} presents with {rng.choice(OUTCOMES)} "
+                    f"concerns after starting {treatment}; which of the following is the most appropriate next "
+                    f"step in management of this patient number {i}?")
+        options = {letter: rng.choice(TREATMENTS) for letter in "ABCD"}
+        rows.append({"realidx": i, "question": question, "options": options, "answer_idx": "A",
+                     "answer": options["A"]})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return [rows[3]["question"], rows[17]["question"]]
 
 
 def write_demo_inputs(root: str | Path, seed: int = 0) -> dict[str, int]:
     """Write every demo source under `root`; returns the number of raw records per source."""
     root = Path(root)
     rng = random.Random(seed)
+    leaked = write_benchmark(root / "benchmarks" / "demo_medqa_test.jsonl", rng)
+    pmc_count, pmc_abstracts = write_pmc(root / "pmc", rng)
+    title, abstract = next(iter(pmc_abstracts.values()))
     return {
-        "pubmed": write_pubmed(root / "pubmed", rng),
-        "pmc": write_pmc(root / "pmc", rng),
+        "pmc": pmc_count,
+        "pubmed": write_pubmed(root / "pubmed", rng, pmc_abstracts, leaked[:1]),
         "mimic3": write_mimic3(root / "mimic3", rng),
         "mimic4": write_mimic4(root / "mimic4", rng),
         "mimic_cxr": write_mimic_cxr(root / "mimic_cxr", rng),
-        "redpajama": write_redpajama(root / "redpajama", rng),
+        "redpajama": write_redpajama(root / "redpajama", rng, leaked[1:], f"{title}\n\n{abstract}"),
     }

@@ -36,16 +36,21 @@ class AccountedStep(PipelineStep):
 class DocumentStep(AccountedStep):
     """A block that maps each document to itself (possibly edited) or to a `Removal`.
 
-    Subclasses implement `process`. An exception on one document quarantines that document with
-    reason `error:<ExceptionType>` instead of taking down the task.
+    Subclasses implement `process`, and `prepare` for what they load once per task (models, indexes).
+    An exception on one document quarantines that document with reason `error:<ExceptionType>` instead
+    of taking down the task; an exception in `prepare` fails the task, since it would fail every document.
     """
 
     type = "🔧 - MEDMIX"
+
+    def prepare(self) -> None:
+        """Load what `process` needs; runs in the worker process, before the first document."""
 
     def process(self, doc: Document) -> Document | Removal:
         raise NotImplementedError
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        self.prepare()
         books = self.open_books(rank)
         for doc in data or ():
             source = doc.metadata.get("source", "")

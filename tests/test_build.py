@@ -87,7 +87,7 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     expected_removed = {p.name: gzip.decompress(p.read_bytes()) for p in quarantine.glob("*.jsonl.gz")}
     # what a task killed mid-write leaves: no completion marker, a partial output, a stale quarantine
     for stage in ("01_pubmed_versions", "02_length_filter"):
-        (run_dir / "logs" / stage / "completions" / "00001").unlink()
+        (run_dir / "logs" / stage / stage[3:] / "completions" / "00001").unlink()
     partial = run_dir / "stages" / "02_length_filter" / "kept" / "00001.jsonl.gz"
     partial.write_bytes(partial.read_bytes()[:100])
     (quarantine / "00001.jsonl.gz").write_bytes(gzip.compress(b'{"stale": true}\n'))

@@ -167,5 +167,6 @@ class PmcReader(SourceReader):
             "doi": ids.get("doi") or None,
             "year": article_year(meta),
             "article_type": article.get("article-type"),
+            "text_type": "full_text",
         }
         return Document(text=self.renderer.render(article), id=pmcid or location, metadata=metadata)

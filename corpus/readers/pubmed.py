@@ -144,6 +144,7 @@ class PubmedReader(SourceReader):
             "language": text_of(record.find(".//Language")) or None,
             "publication_types": [text_of(t) for t in record.iterfind(".//PublicationType")],
             "file_index": file_index,
+            "text_type": "abstract",
         }
         if not abstract and self.require_abstract:
             yield Rejected("no_abstract", f"PMID {pmid} has no abstract", id=pmid, raw=title,

@@ -1,0 +1,101 @@
+"""Text normalization: one consistent surface for every source before filters and dedup see it.
+
+Everywhere: Unicode NFC, control characters removed, runs of spaces and blank lines collapsed.
+Biomedical literature: leftover citation markers, undecoded XML entities, words hyphenated across
+line breaks. Clinical notes: MIMIC's de-identification placeholders become typed tags, so the model sees
+one convention (`[NAME]`, `[DATE]`, ...) instead of thousands of distinct `[** ... **]` strings.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from datatrove.data import Document
+
+from medmix.corpus.accounting import Removal
+from medmix.corpus.steps import DocumentStep
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+SPACES = re.compile(r"[^\S\n]+")  # whitespace runs other than newlines
+SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+BLANK_LINES = re.compile(r"\n{3,}")
+
+# [12] [1, 2] [3-5] [3–5, 9]; in parentheses only lists of two or more numbers, since "(2)" is often prose
+BRACKET_CITATION = re.compile(r"\s?\[\s*\d{1,3}(?:\s*[,;\u2013\u2014-]\s*\d{1,3})*\s*\]")
+PAREN_CITATION = re.compile(r"\s?\(\s*\d{1,3}(?:\s*[,;\u2013\u2014-]\s*\d{1,3})+\s*\)")
+ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
+HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
+
+# MIMIC-III placeholders: the label inside [** ... **] decides the tag; the first match wins.
+MIMIC_PLACEHOLDER = re.compile(r"\[\*\*(.*?)\*\*\]", re.S)
+PLACEHOLDER_TAGS: list[tuple[re.Pattern, str]] = [
+    (re.compile(p, re.I), tag) for p, tag in [
+        (r"^\s*[\d\s/-]+\s*$", "[DATE]"),  # 2150-3-2, 3-2, 2150, 12/31
+        (r"date|month|year|holiday|day", "[DATE]"),
+        (r"telephone|fax|phone|pager", "[PHONE]"),
+        (r"e-?mail", "[EMAIL]"),
+        (r"url|web", "[URL]"),
+        (r"social security|ssn", "[SSN]"),
+        (r"medical record|mrn|md number|number|identifier|serial|clip|job|unit no|provider|account|license", "[ID]"),
+        (r"age over 90", "[AGE]"),
+        (r"street|address|apartment|po box", "[ADDRESS]"),
+        (r"hospital|ward", "[HOSPITAL]"),
+        (r"university|college|company", "[ORGANIZATION]"),
+        (r"location|state|country|city|county", "[LOCATION]"),
+        (r"name|initials", "[NAME]"),
+    ]
+]
+MIMIC_IV_BLANK = re.compile(r"_{3,}")  # MIMIC-IV replaces every PHI span by ___
+
+
+def placeholder_tag(label: str) -> str:
+    for pattern, tag in PLACEHOLDER_TAGS:
+        if pattern.search(label):
+            return tag
+    return "[REDACTED]"
+
+
+def normalize_whitespace(text: str) -> str:
+    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    text = SPACE_AROUND_NEWLINE.sub("\n", SPACES.sub(" ", text))
+    return BLANK_LINES.sub("\n\n", text).strip()
+
+
+def clean_literature(text: str, citations: bool, dehyphenate: bool) -> str:
+    if "&" in text:
+        text = ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+    if citations:
+        text = PAREN_CITATION.sub("", BRACKET_CITATION.sub("", text))
+    if dehyphenate:
+        text = HYPHENATED.sub(r"\1", text)
+    return text
+
+
+def tag_placeholders(text: str) -> str:
+    text = MIMIC_PLACEHOLDER.sub(lambda m: placeholder_tag(m.group(1)), text)
+    return MIMIC_IV_BLANK.sub("[REDACTED]", text)
+
+
+class Normalizer(DocumentStep):
+    """Normalizes text in place; it removes nothing except documents it leaves empty."""
+
+    name = "🧹 Normalize"
+    slug = "normalize"
+
+    def __init__(self, stage_dir, stage: str, unicode_form: str = "NFC", citations: bool = True,
+                 dehyphenate: bool = True, placeholders: bool = True):
+        super().__init__(stage_dir, stage)
+        self.unicode_form = unicode_form
+        self.citations, self.dehyphenate, self.placeholders = citations, dehyphenate, placeholders
+
+    def process(self, doc: Document) -> Document | Removal:
+        text = unicodedata.normalize(self.unicode_form, doc.text)
+        domain = doc.metadata.get("domain")
+        if domain == "biomedical":
+            text = clean_literature(text, self.citations, self.dehyphenate)
+        elif domain == "clinical" and self.placeholders:
+            text = tag_placeholders(text)
+        doc.text = normalize_whitespace(text)
+        return doc
