@@ -97,6 +97,7 @@ def write_pubmed(directory: Path, rng: random.Random, pmc_abstracts: dict[int, t
         record.find(".//ArticleTitle").text = title
         texts = record.findall(".//AbstractText")
         texts[0].text = abstract
+        texts[0].attrib.clear()  # unlabelled, exactly as the abstract the web copy below repeats
         for extra in texts[1:]:
             extra.getparent().remove(extra)
         baseline.append(record)
@@ -279,9 +280,9 @@ WEB_FILLERS = {
 }
 
 
-def web_page(rng: random.Random) -> str:
+def web_page(rng: random.Random, sentences: int | None = None) -> str:
     """A short general-domain page; each template at most once, so a page does not repeat itself."""
-    templates = rng.sample(WEB_TEMPLATES, rng.randint(6, 10))
+    templates = rng.sample(WEB_TEMPLATES, sentences or rng.randint(6, 10))
     text = " ".join(templates)
     for slot, options in WEB_FILLERS.items():
         while "{" + slot + "}" in text:
@@ -301,9 +302,10 @@ def write_redpajama(directory: Path, rng: random.Random, leaked: list[str], pubm
     """Web pages, with planted exact and near-duplicates, foreign-language and boilerplate pages, a leaked
     benchmark question, a copy of a PubMed abstract, and one malformed line."""
     directory.mkdir(parents=True, exist_ok=True)
-    pages = [web_page(rng) for _ in range(300)]
+    pages = [web_page(rng, sentences=12) for _ in range(20)]  # long enough for a clear near-copy
+    pages += [web_page(rng) for _ in range(280)]
     pages += [pages[i] for i in range(0, 20, 2)]  # exact duplicates
-    pages += [near_copy(rng, pages[i], edits=1) for i in range(1, 20, 2)]  # near-duplicates
+    pages += [near_copy(rng, pages[i], edits=1) for i in range(1, 20, 2)]  # near-duplicates (Jaccard about 0.95)
     pages += [FOREIGN[lang] * 3 for lang in sorted(FOREIGN)]
     pages += ["Click here to subscribe to our newsletter!\n" * 40, "Home | About | Contact | Login\n" * 30]
     pages += [f"Study tip of the day. {question} Think about it before you look at the answer. {web_page(rng)}"

@@ -21,10 +21,14 @@ DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
 
 
 @pytest.fixture(scope="module")
-def demo_inputs(tmp_path_factory) -> Path:
+def demo_generated(tmp_path_factory) -> tuple[Path, dict[str, int]]:
     root = tmp_path_factory.mktemp("demo") / "inputs"
-    write_demo_inputs(root)
-    return root
+    return root, write_demo_inputs(root)
+
+
+@pytest.fixture(scope="module")
+def demo_inputs(demo_generated) -> Path:
+    return demo_generated[0]
 
 
 def demo_recipe(inputs: Path, run_dir: Path, **overrides):
@@ -47,15 +51,18 @@ def local_run(demo_inputs, tmp_path_factory) -> Path:
     return run_dir
 
 
-def test_every_record_is_accounted_for_in_every_stage(local_run):
+def final_stage(run_dir: Path) -> str:
+    return stage_dirs(run_dir)[-1].name
+
+
+def test_every_record_is_accounted_for_in_every_stage(local_run, demo_generated):
     assert check_accounts(local_run) == []
     summary = {(r["stage_dir"], r["source"]): r for r in stage_summary(read_ledger(local_run)).iter_rows(named=True)}
     read = {source: row for (stage, source), row in summary.items() if stage == "00_read"}
-    # raw records generated per source: 161 PubMed citations, 300 MIMIC-III rows, 301 JSONL lines, ...
-    assert {s: r["docs_in"] for s, r in read.items()} == {"pubmed": 161, "pmc": 24, "mimic3": 300, "mimic4": 120,
-                                                          "mimic_cxr": 40, "redpajama": 301}
+    # every raw record the generator wrote entered the read stage
+    assert {s: r["docs_in"] for s, r in read.items()} == demo_generated[1]
     assert read["redpajama"]["docs_removed"] == 1 and read["mimic3"]["docs_removed"] == 2
-    final = [stage.name for stage in stage_dirs(local_run)][-1]
+    final = final_stage(local_run)
     kept_lines = sum(len(lines) for name, lines in kept_content(local_run).items() if name.startswith(final))
     assert kept_lines == sum(r["docs_kept"] for (stage, _), r in summary.items() if stage == final)
 
@@ -65,8 +72,8 @@ def test_pubmed_update_file_deletes_and_supersedes(local_run):
                for line in gzip.open(path, "rt")]
     assert sorted((r["id"], r["reason"]) for r in removed) == [("31000001", "superseded"),
                                                                ("31000002", "deleted_citation")]
-    final = [json.loads(line) for name, lines in kept_content(local_run).items() if name.startswith("02_")
-             for line in lines]
+    final = [json.loads(line) for name, lines in kept_content(local_run).items()
+             if name.startswith(final_stage(local_run)) for line in lines]
     versions = [d["metadata"]["file_index"] for d in final if d["id"] == "31000001"]
     assert versions == [1] and not any(d["id"] == "31000002" for d in final if d["metadata"]["source"] == "pubmed")
 
@@ -86,9 +93,9 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     quarantine = run_dir / "stages" / "01_pubmed_versions" / "removed" / "pubmed_versions"
     expected_removed = {p.name: gzip.decompress(p.read_bytes()) for p in quarantine.glob("*.jsonl.gz")}
     # what a task killed mid-write leaves: no completion marker, a partial output, a stale quarantine
-    for stage in ("01_pubmed_versions", "02_length_filter"):
-        (run_dir / "logs" / stage / stage[3:] / "completions" / "00001").unlink()
-    partial = run_dir / "stages" / "02_length_filter" / "kept" / "00001.jsonl.gz"
+    for phase in ("01_pubmed_versions/pubmed_versions", "06_dedup/filter", "07_decontaminate/decontaminate"):
+        (run_dir / "logs" / phase / "completions" / "00001").unlink()
+    partial = run_dir / "stages" / final_stage(run_dir) / "kept" / "00001.jsonl.gz"
     partial.write_bytes(partial.read_bytes()[:100])
     (quarantine / "00001.jsonl.gz").write_bytes(gzip.compress(b'{"stale": true}\n'))
     build(demo_recipe(demo_inputs, run_dir), run_dir)
@@ -99,6 +106,26 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     assert check_accounts(run_dir) == []
 
 
+def removed_records(run_dir: Path, stage: str) -> list[dict]:
+    return [json.loads(line) for path in (run_dir / "stages").glob(f"{stage}/removed/*/*.jsonl.gz")
+            for line in gzip.open(path, "rt")]
+
+
+def test_the_cleaning_stages_catch_what_the_demo_planted(local_run):
+    language = removed_records(local_run, "04_language_filter")
+    assert {r["reason"] for r in language} >= {"language:fr", "language:de", "language:es"}
+    dedup = removed_records(local_run, "06_dedup")
+    reasons = [r["reason"] for r in dedup]
+    assert reasons.count("near_duplicate") == 10  # ten near-copies planted in the web pages
+    assert reasons.count("contained_in_full_text") == 6  # six PubMed abstracts of PMC articles
+    # the web copy of a PubMed record loses to PubMed, which comes first in the recipe's priority
+    cross = [r for r in dedup if r["reason"] == "exact_duplicate" and "(pubmed)" in r["detail"]]
+    assert len(cross) == 1 and cross[0]["metadata"]["source"] == "redpajama"
+    leaked = removed_records(local_run, "07_decontaminate")
+    assert sorted(r["metadata"]["source"] for r in leaked) == ["pubmed", "redpajama"]
+    assert all(r["reason"] == "benchmark:demo_medqa" and r["detail"].startswith("item ") for r in leaked)
+
+
 def test_status_command_shows_stages_and_removals(local_run, tmp_path):
     from typer.testing import CliRunner
 
@@ -106,7 +133,8 @@ def test_status_command_shows_stages_and_removals(local_run, tmp_path):
 
     result = CliRunner().invoke(app, ["status", str(local_run)])
     assert result.exit_code == 0, result.output
-    for expected in ("02_length_filter", "no_abstract", "flagged_error", "malformed_json", "deleted_citation"):
+    for expected in ("07_decontaminate", "no_abstract", "flagged_error", "malformed_json", "deleted_citation",
+                     "near_duplicate", "benchmark:demo_medqa"):
         assert expected in result.output
     assert "do not add up" not in result.output
     missing = CliRunner().invoke(app, ["status", str(tmp_path)])
@@ -157,21 +185,22 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     build(recipe, run_dir)
 
     calls = (bin_dir / "calls.txt").read_text().splitlines()
-    stages = ["00_read", "01_pubmed_versions", "02_length_filter"]
-    # each stage: its job array, then datatrove's stats-merging job
+    phases = [p.parent for p in sorted(run_dir.glob("logs/*/*/launch_script.slurm"), key=lambda p: p.stat().st_mtime_ns)]
+    # each phase: its job array, then datatrove's stats-merging job; each array waits for the one before
     job_calls = calls[0::2]
-    assert len(calls) == 2 * len(stages)
+    assert len(calls) == 2 * len(phases) == 2 * 12  # 8 stages, dedup in 5 phases
     assert "--dependency" not in job_calls[0]
-    assert "--dependency=afterok:1000" in job_calls[1]  # the versions stage waits for the read stage's array
-    assert "--dependency=afterok:1002" in job_calls[2]
-    for stage in stages:
-        script = (run_dir / "logs" / stage / "launch_script.slurm").read_text()
+    for number, call in enumerate(job_calls[1:], start=1):
+        assert f"--dependency=afterok:{1000 + 2 * (number - 1)}" in call
+    for phase in phases:
+        script = (phase / "launch_script.slurm").read_text()
+        array = "--array=0-0" if phase.name == "clusters" else "--array=0-7"  # clustering is one task
         for directive in ("--partition=cpu-long", "--time=02:00:00", "--cpus-per-task=2", "--mem-per-cpu=4G",
-                          "--array=0-7", "--account=medlab", f"--job-name=medmix-demo-{stage[3:]}"):
+                          array, "--account=medlab", "--job-name=medmix-demo-"):
             assert f"#SBATCH {directive}" in script
         assert "source /opt/medmix/bin/activate" in script
-        assert f"launch_pickled_pipeline {run_dir / 'logs' / stage / 'executor.pik'}" in script
+        assert f"launch_pickled_pipeline {phase / 'executor.pik'}" in script
     # the pickled executor that the nodes load carries the real medmix steps
-    with open(run_dir / "logs" / "02_length_filter" / "executor.pik", "rb") as handle:
+    with open(run_dir / "logs" / "06_dedup" / "filter" / "executor.pik", "rb") as handle:
         executor = dill.load(handle)
-    assert [type(step).__name__ for step in executor.pipeline] == ["JsonlReader", "LengthFilter", "JsonlWriter"]
+    assert [type(step).__name__ for step in executor.pipeline] == ["JsonlReader", "DedupFilter", "JsonlWriter"]

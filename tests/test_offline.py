@@ -28,5 +28,5 @@ def test_demo_runs_with_the_network_blocked(tmp_path):
     result, attempts = run_offline([str(medmix), "demo", "--run-dir", "demo"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert attempts == ""
-    assert "02_length_filter" in result.stdout
-    assert list((tmp_path / "demo" / "build" / "stages" / "02_length_filter" / "kept").glob("*.jsonl.gz"))
+    assert "07_decontaminate" in result.stdout
+    assert list((tmp_path / "demo" / "build" / "stages" / "07_decontaminate" / "kept").glob("*.jsonl.gz"))
