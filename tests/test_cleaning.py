@@ -1,0 +1,135 @@
+"""Cleaning stages on realistic and real text: normalization, language and quality filters, decontamination."""
+
+import json
+import random
+import zipfile
+
+import pytest
+from datatrove.data import Document
+
+from medmix.corpus.decontaminate import Decontaminate
+from medmix.corpus.demo_data import web_page
+from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES, LanguageFilter, QualityFilter
+from medmix.corpus.normalize import Normalizer, placeholder_tag
+from medmix.corpus.readers.pubmed import PubmedReader
+from medmix.recipe import LanguageFilterStage
+
+
+def doc(text: str, domain: str, doc_id: str = "d") -> Document:
+    return Document(text=text, id=doc_id, metadata={"source": domain, "domain": domain})
+
+
+def normalized(text: str, domain: str) -> str:
+    from medmix.corpus.normalize import Normalizer
+
+    return Normalizer("/nonexistent", "normalize").process(doc(text, domain)).text
+
+
+def test_whitespace_controls_and_unicode_everywhere():
+    raw = "Cafe\u0301\x00  au\t\tlait \r\n\r\n\r\n\r\nnext\u200b line  \n  end"
+    assert normalized(raw, "general") == "Café au lait\n\nnext line\nend"
+
+
+def test_literature_citations_entities_and_hyphenation():
+    raw = ("Statins lower LDL [12] and events [3–5, 9]. Two trials (12, 13) agree &amp; the effect is "
+           "dose-dependent &#x2013; see (2) below. The treat-\nment was well tolerated [1,2].")
+    assert normalized(raw, "biomedical") == (
+        "Statins lower LDL and events. Two trials agree & the effect is dose-dependent \u2013 see (2) below. "
+        "The treatment was well tolerated.")
+    # the same clean-ups never touch clinical or web text
+    assert "[12]" in normalized("Dose [12] mg", "general")
+
+
+@pytest.mark.parametrize("label, tag", [
+    ("First Name (Titles) 123", "[NAME]"), ("Known lastname 2360", "[NAME]"), ("Name (NI) 1234", "[NAME]"),
+    ("2150-3-2", "[DATE]"), ("3-2", "[DATE]"), ("Month (only) 51", "[DATE]"), ("Year (4 digits) 1", "[DATE]"),
+    ("Hospital 1", "[HOSPITAL]"), ("Hospital Ward Name 23", "[HOSPITAL]"), ("Location (un) 2000", "[LOCATION]"),
+    ("Telephone/Fax (1) 1234", "[PHONE]"), ("Pager number 325", "[PHONE]"), ("E-mail address 12", "[EMAIL]"),
+    ("Medical Record Number 3122", "[ID]"), ("Social Security Number 11", "[SSN]"), ("Age over 90 31", "[AGE]"),
+    ("Street Address(1) 72", "[ADDRESS]"), ("Company 12", "[ORGANIZATION]"), ("", "[REDACTED]"),
+])
+def test_mimic_placeholder_mapping(label, tag):
+    assert placeholder_tag(label) == tag
+
+
+def test_clinical_placeholders_become_typed_tags():
+    note = ("Admission Date:  [**2150-3-2**]\nSeen by Dr. [**First Name (Titles) 123**] [**Last Name (Titles) 9**] "
+            "at [**Hospital 1**]; call [**Telephone/Fax (1) 55**].\nMIMIC-IV: Name:  ___   Unit No:   ___")
+    assert normalized(note, "clinical") == (
+        "Admission Date: [DATE]\nSeen by Dr. [NAME] [NAME] at [HOSPITAL]; call [PHONE].\n"
+        "MIMIC-IV: Name: [REDACTED] Unit No: [REDACTED]")
+
+
+def test_language_filter_on_the_universal_declaration_in_387_languages(shared, tmp_path, run_step):
+    archive = zipfile.ZipFile(shared / "general" / "udhr2.zip")
+    docs = [doc(archive.read(name).decode("utf-8", "replace"), "general", name)
+            for name in archive.namelist() if name.endswith(".txt")]
+    docs = [d for d in docs if d.text.strip()]
+    step = LanguageFilter(tmp_path, "language_filter", LanguageFilterStage(kind="language_filter").thresholds, ["en"])
+    result = run_step(step, iter(docs))
+    kept = {d.id for d in result.docs}
+    assert "udhr2/eng.txt" in kept
+    assert kept <= {"udhr2/eng.txt", "udhr2/sco.txt", "udhr2/pcm.txt"}  # Scots and Nigerian Pidgin pass as English
+    assert result.count("removed") >= len(docs) - 3
+    assert result.docs[0].metadata["language"] == "en"
+
+
+def physionet_notes(shared):
+    import re
+
+    text = (shared / "phi" / "physionet_deid_dev" / "id.text").read_text()
+    pattern = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n(.*?)\|\|\|\|END_OF_RECORD", re.S)
+    return [doc(body, "clinical", f"{p}-{n}") for p, n, body in pattern.findall(text)]
+
+
+def test_real_all_caps_nursing_notes_survive_language_and_quality_filters(shared, tmp_path, run_step):
+    notes = physionet_notes(shared)
+    assert len(notes) == 1493
+    thresholds = LanguageFilterStage(kind="language_filter").thresholds
+    language = run_step(LanguageFilter(tmp_path / "l", "language_filter", thresholds, ["en"]), iter(notes))
+    quality = run_step(QualityFilter(tmp_path / "q", "quality_filter", DEFAULT_QUALITY_PROFILES), iter(language.docs))
+    assert len(quality.docs) / len(notes) >= 0.99
+    # the web profile, by contrast, would throw most of them away
+    web = run_step(QualityFilter(tmp_path / "w", "quality_filter", {"clinical": DEFAULT_QUALITY_PROFILES["general"]}),
+                   iter(language.docs))
+    assert len(web.docs) / len(notes) < 0.5
+
+
+def test_quality_filter_drops_boilerplate_and_names_the_rule(tmp_path, run_step):
+    boilerplate = doc("Click here to subscribe to our newsletter!\n" * 40, "general", "spam")
+    article = doc(web_page(random.Random(0), sentences=12), "general", "ok")
+    result = run_step(QualityFilter(tmp_path, "quality_filter", DEFAULT_QUALITY_PROFILES), iter([boilerplate, article]))
+    assert [d.id for d in result.docs] == ["ok"]
+    assert next(iter(result.reasons())).startswith("gopher_")
+
+
+def pubmedqa_benchmark(shared) -> dict:
+    return {"name": "pubmedqa", "format": "pubmedqa", "path": str(shared / "benchmarks" / "ori_pqal.json"),
+            "split_ids": None, "fields": [], "id_key": "realidx"}
+
+
+def test_pubmedqa_contexts_mixed_into_pubmed_are_all_caught_and_unrelated_abstracts_are_not(shared, tmp_path, run_step):
+    abstracts = run_step(PubmedReader(tmp_path / "read", "read", source="pubmed", domain="biomedical",
+                                      files=[str(shared / "pubmed" / "pubmedsample18n0001.xml.gz")])).docs
+    items = json.loads((shared / "benchmarks" / "ori_pqal.json").read_text())
+    leaked = [doc(" ".join(item["CONTEXTS"]), "biomedical", f"leak-{pmid}") for pmid, item in list(items.items())[:200]]
+    step = Decontaminate(tmp_path / "decon", "decontaminate", [pubmedqa_benchmark(shared)])
+    result = run_step(step, iter(abstracts + leaked))
+    removed = {r["id"]: r for r in result.removed}
+    assert set(removed) == {d.id for d in leaked}  # every planted context, and not one real abstract
+    first = removed[leaked[0].id]
+    assert first["reason"] == "benchmark:pubmedqa" and first["detail"].startswith(f"item {leaked[0].id[5:]}:")
+
+
+def test_edited_copies_of_benchmark_questions_are_caught(shared, tmp_path, run_step):
+    medqa = {"name": "medqa", "format": "mcq_jsonl", "path": str(shared / "benchmarks" / "medqa_usmle_test.jsonl"),
+             "split_ids": None, "fields": [], "id_key": "realidx"}
+    rows = [json.loads(line) for line in open(medqa["path"])][:50]
+    copies = [doc(f"Practice question of the week. {row['question']} Answer below.", "general", f"copy-{i}")
+              for i, row in enumerate(rows)]
+    clean = [doc("A patient asked about the weather and the bus timetable. " * 5, "general", "clean")]
+    step = Decontaminate(tmp_path, "decontaminate", [medqa], action="flag")
+    result = run_step(step, iter(copies + clean))
+    flagged = [d for d in result.docs if "contamination" in d.metadata]
+    assert len(flagged) == 50 and result.count("removed") == 0
+    assert flagged[0].metadata["contamination"]["benchmark"] == "medqa"
