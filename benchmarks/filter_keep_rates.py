@@ -60,16 +60,24 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
+    web_profile = QualityFilter(work / "w", "quality_filter", {d: DEFAULT_QUALITY_PROFILES["general"]
+                                                                for d in DEFAULT_QUALITY_PROFILES})
+    web_profile.prepare()
     steps = [Normalizer(work / "n", "normalize"),
              LanguageFilter(work / "l", "language_filter", LanguageFilterStage(kind="language_filter").thresholds,
                             ["en"]),
              QualityFilter(work / "q", "quality_filter", DEFAULT_QUALITY_PROFILES)]
     for step in steps:
         step.prepare()
-    print(f"{'source':<16}{'docs':>6}{'language':>10}{'quality':>9}{'kept':>8}   top removal reasons")
+    print(f"{'source':<16}{'docs':>6}{'language':>10}{'quality':>9}{'kept':>8}{'web profile':>13}   "
+          "top removal reasons")
     for name, docs in samples(args.shared).items():
         counts, reasons = [len(docs)], Counter()
+        web_kept = None
         for step in steps:
+            if step is steps[-1]:  # what the web profile alone would keep of the same language-filtered docs
+                web_kept = sum(isinstance(web_profile.process(Document(d.text, d.id, metadata=dict(d.metadata))),
+                                          Document) for d in docs) / max(len(docs), 1)
             kept = []
             for doc in docs:
                 result = step.process(doc)
@@ -81,7 +89,8 @@ def main() -> None:
             counts.append(len(docs))
         total = counts[0]
         print(f"{name:<16}{total:>6}{counts[2] / total:>10.1%}{counts[3] / max(counts[2], 1):>9.1%}"
-              f"{counts[3] / total:>8.1%}   {', '.join(f'{r} {n}' for r, n in reasons.most_common(4))}")
+              f"{counts[3] / total:>8.1%}{web_kept:>13.1%}   "
+              f"{', '.join(f'{r} {n}' for r, n in reasons.most_common(3))}")
 
 
 if __name__ == "__main__":
