@@ -13,7 +13,7 @@ What it measures
   timed input (a child's ru_maxrss starts from the parent's RSS at fork); each child reports its peak
   RSS (`resource.getrusage(RUSAGE_SELF).ru_maxrss`), and its peak before the step started (imports,
   reading the texts). The step streams to disk in batches of 4096 documents, so the peak should not
-  grow with the number of documents once past one batch (N defaults to 5000).
+  grow with the number of documents once past one batch (N defaults to 10000).
 
 Notes
 - datatrove 0.10.1 hashes n-grams with `xxhash.xxh64_intdigest(str)`, which xxhash >= 4 rejects
@@ -223,7 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared real data folder")
     parser.add_argument("--mb", type=float, default=8.0, help="input size for the timed runs, MB of UTF-8 text")
-    parser.add_argument("--mem-docs", type=int, default=5000,
+    parser.add_argument("--mem-docs", type=int, default=10000,
                         help="N for the memory check (runs N and 4N documents of ~1 KB)")
     args = parser.parse_args()
     shared = args.shared.resolve()

@@ -53,6 +53,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """A small parquet file, written atomically."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
 class Quarantine:
     """Removed records of one step in one task, as gzip JSONL, renamed into place when complete."""
 
@@ -121,10 +128,7 @@ class Books:
              "reason": reason, "docs": docs, "chars": chars}
             for (source, outcome, reason), (docs, chars) in sorted(self._counts.items())
         ]
-        table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
-        atomic_write_bytes(self.ledger_path, sink.getvalue().to_pybytes())
+        write_parquet(self.ledger_path, pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA))
 
 
 # --------------------------------------------------------------------------------------- reading the books

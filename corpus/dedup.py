@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from medmix.corpus.accounting import Removal, atomic_write_bytes
+from medmix.corpus.accounting import Removal, atomic_write_bytes, write_parquet
 from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, shingles
 from medmix.corpus.steps import DocumentStep
 
@@ -82,15 +82,20 @@ class AppendFile:
         os.replace(self.tmp, self.path)
 
 
-class DedupSignatures(PipelineStep):
-    """Phase 1: signatures, band keys, exact hashes and abstract samples of this task's documents."""
+class DedupPhase(PipelineStep):
+    """A dedup phase: it reads and writes the shared work folder, and passes no documents on."""
 
-    name = "🔏 Dedup signatures"
     type = "🫂 - DEDUP"
 
     def __init__(self, settings: DedupSettings):
         super().__init__()
         self.settings = settings
+
+
+class DedupSignatures(DedupPhase):
+    """Phase 1: signatures, band keys, exact hashes and abstract samples of this task's documents."""
+
+    name = "🔏 Dedup signatures"
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         s, work = self.settings, self.settings.work_dir
@@ -147,15 +152,10 @@ def read_pairs(folder: Path) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint64)
 
 
-class DedupBuckets(PipelineStep):
+class DedupBuckets(DedupPhase):
     """Phase 2: candidate pairs per band. Task r handles bands r, r + world_size, ..."""
 
     name = "🪣 Dedup buckets"
-    type = "🫂 - DEDUP"
-
-    def __init__(self, settings: DedupSettings):
-        super().__init__()
-        self.settings = settings
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         work = self.settings.work_dir
@@ -212,15 +212,10 @@ class UnionFind:
             self.parent[max(a, b)] = min(a, b)
 
 
-class DedupClusters(PipelineStep):
+class DedupClusters(DedupPhase):
     """Phase 3 (one task): verify candidates, cluster them, choose survivors, pair abstracts with full texts."""
 
     name = "🕸 Dedup clusters"
-    type = "🫂 - DEDUP"
-
-    def __init__(self, settings: DedupSettings):
-        super().__init__()
-        self.settings = settings
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         import polars as pl
@@ -301,10 +296,8 @@ class DedupClusters(PipelineStep):
             row["sample"] = sample[sample != np.iinfo(np.uint64).max].tolist()
             by_rank.setdefault(row["full_key"] >> 32, []).append(row)
         for rank in range(self.settings.tasks):  # one file per task of the containment phase
-            table = pa.Table.from_pylist(by_rank.get(rank, []), schema=CANDIDATE_SCHEMA)
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink)
-            atomic_write_bytes(work / "candidates" / f"{rank:05d}.parquet", sink.getvalue().to_pybytes())
+            write_parquet(work / "candidates" / f"{rank:05d}.parquet",
+                          pa.Table.from_pylist(by_rank.get(rank, []), schema=CANDIDATE_SCHEMA))
 
 
 CANDIDATE_SCHEMA = pa.schema([("full_key", pa.uint64()), ("pmid", pa.string()), ("full_id", pa.string()),
@@ -314,21 +307,14 @@ REMOVAL_SCHEMA = pa.schema([("key", pa.uint64()), ("reason", pa.string()), ("det
 
 
 def write_removals(path: Path, removals: list[tuple[int, str, str]]) -> None:
-    table = pa.Table.from_pylist([{"key": k, "reason": r, "detail": d} for k, r, d in removals], schema=REMOVAL_SCHEMA)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    rows = [{"key": k, "reason": r, "detail": d} for k, r, d in removals]
+    write_parquet(path, pa.Table.from_pylist(rows, schema=REMOVAL_SCHEMA))
 
 
-class ContainmentCheck(PipelineStep):
+class ContainmentCheck(DedupPhase):
     """Phase 4: is each paired abstract contained in this task's full text?"""
 
     name = "🧩 Containment"
-    type = "🫂 - DEDUP"
-
-    def __init__(self, settings: DedupSettings):
-        super().__init__()
-        self.settings = settings
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         s, work = self.settings, self.settings.work_dir

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from lxml import etree
 
-from medmix.corpus.accounting import Removal, atomic_write_bytes
+from medmix.corpus.accounting import Removal, write_parquet
 from medmix.corpus.readers.base import Rejected, SourceReader, open_binary
 from medmix.corpus.readers.xmlrecords import (
     TruncatedRecord,
@@ -85,13 +84,9 @@ class PubmedReader(SourceReader):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._versions: list[tuple[str, int, bool]] = []
         yield from super().run(data, rank, world_size)
-        table = pa.Table.from_pylist(
-            [{"pmid": p, "file_index": i, "deleted": d} for p, i, d in self._versions], schema=VERSION_INDEX_SCHEMA
-        )
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
-        atomic_write_bytes(version_index_dir(self.stage_dir, self.source) / f"{rank:05d}.parquet",
-                           sink.getvalue().to_pybytes())
+        rows = [{"pmid": p, "file_index": i, "deleted": d} for p, i, d in self._versions]
+        write_parquet(version_index_dir(self.stage_dir, self.source) / f"{rank:05d}.parquet",
+                      pa.Table.from_pylist(rows, schema=VERSION_INDEX_SCHEMA))
 
     def file_order(self) -> dict[str, int]:
         """Position of each file in PubMed's release order: by file name (baseline n0001.. then updates)."""
