@@ -32,7 +32,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
 from medmix.corpus.decontaminate import Decontaminate
-from medmix.corpus.dedup import ContainmentCheck, DedupBuckets, DedupClusters, DedupFilter, DedupSettings, DedupSignatures
+from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupSettings, DedupSignatures, DedupVerify
 from medmix.corpus.filters import LanguageFilter, QualityFilter
 from medmix.corpus.minhash import lsh_bands
 from medmix.corpus.normalize import Normalizer
@@ -103,8 +103,8 @@ def dedup_phases(recipe: Recipe, stage, directory: Path, logs: Path, read_input,
     return [
         Phase("signatures", [read_input(), DedupSignatures(settings)], logs / "signatures"),
         Phase("buckets", [DedupBuckets(settings)], logs / "buckets"),
+        Phase("verify", [read_input(), DedupVerify(settings)], logs / "verify"),
         Phase("clusters", [DedupClusters(settings)], logs / "clusters", tasks=1),
-        Phase("containment", [read_input(), ContainmentCheck(settings)], logs / "containment"),
         Phase("filter", [read_input(), DedupFilter(directory, stage.kind, settings), write_kept()], logs / "filter"),
     ]
 

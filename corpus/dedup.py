@@ -1,26 +1,32 @@
 """Exact and near-duplicate removal across all sources, as five sharded phases on any datatrove executor.
 
 1. `DedupSignatures` (every task): per document, a MinHash signature, one LSH key per band, an exact
-   hash of the case- and space-folded text, and, for abstracts, a bottom-k sample of their shingles.
-   Everything streams to disk in batches, so memory does not grow with the corpus.
+   hash of its words, and, for abstracts, a bottom-k sample of their shingles. Everything streams to
+   disk in batches, so memory does not grow with the corpus.
 2. `DedupBuckets` (every task, a share of the bands each): sorts each band's keys; documents sharing a
-   key become candidate pairs. The exact hash is one more "band".
-3. `DedupClusters` (one task): keeps candidate pairs whose estimated Jaccard reaches the threshold,
-   joins them into clusters (union-find) and keeps one document per cluster: the source that comes
-   first in the recipe's priority, then full text over abstract, then the longer text. It also pairs
-   each abstract with the kept full text of the same PMID, for the containment test.
-4. `ContainmentCheck` (every task): for the full texts in its shard, tests whether each paired
-   abstract's shingle sample lies inside the full text (containment, not Jaccard: an abstract is a
-   small part of its article). Meditron dropped such abstracts too.
-5. `DedupFilter` (every task): removes what phases 3 and 4 decided, with the surviving copy named.
+   key become candidate pairs. The exact hash is one more "band". Task 0 also pairs every abstract with
+   the full texts of the same PMID, for the containment test.
+3. `DedupVerify` (every task): re-reads its documents and stores the shingle sets of those in a
+   candidate pair, so that phase 4 can compute their *exact* Jaccard similarity: MinHash estimates
+   wobble by about ±0.035 at 128 permutations, too much to decide pairs near the threshold. It also
+   tests, for its full texts, whether each paired abstract's shingle sample lies inside the full text
+   (containment, not Jaccard: an abstract is a small part of its article; Meditron dropped such
+   abstracts too).
+4. `DedupClusters` (one task): keeps candidate pairs whose exact Jaccard reaches the threshold, joins
+   them into clusters (union-find) and keeps one document per cluster: the source that comes first in
+   the recipe's priority, then full text over abstract, then the longer text. An abstract contained in
+   a surviving full text is removed too.
+5. `DedupFilter` (every task): removes what phase 4 decided, naming the surviving copy.
 
-Documents are keyed by (task rank, position in the task's input); phases 1, 4 and 5 read the same
-input with the same sharding, so the keys line up.
+Documents are keyed by (task rank, position in the task's input); phases 1, 3 and 5 read the same
+input with the same sharding, so the keys line up. LSH bands are chosen for recall (a missed pair is
+lost for good, while a false candidate only costs one exact check).
 """
 
 from __future__ import annotations
 
 import os
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +36,19 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from medmix.corpus.accounting import Removal, atomic_write_bytes, write_parquet
-from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, shingles
+from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, shingles_of_words, words
 from medmix.corpus.steps import DocumentStep
 
 BATCH = 4096
 EXACT = "exact"
+ALL_PAIRS_UP_TO = 32  # buckets this small are checked pair by pair; larger ones as a star around one member
+POSITION_MASK = 0xFFFFFFFF
 DOC_SCHEMA = pa.schema([("position", pa.int64()), ("id", pa.string()), ("source", pa.string()),
                         ("text_type", pa.string()), ("chars", pa.int64()), ("pmid", pa.string()),
                         ("exact", pa.uint64())])
+PAIR_SCHEMA = pa.schema([("full_key", pa.uint64()), ("abstract_key", pa.uint64()), ("sample", pa.list_(pa.uint64()))])
+CONTAINED_SCHEMA = pa.schema([("abstract_key", pa.uint64()), ("full_key", pa.uint64()), ("share", pa.float64())])
+REMOVAL_SCHEMA = pa.schema([("key", pa.uint64()), ("reason", pa.string()), ("detail", pa.string())])
 
 
 def doc_key(rank: int, position: int) -> int:
@@ -73,13 +84,26 @@ class AppendFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
         self.handle = open(self.tmp, "wb")
+        self.size = 0  # in bytes
 
     def write(self, array: np.ndarray) -> None:
-        self.handle.write(np.ascontiguousarray(array).tobytes())
+        data = np.ascontiguousarray(array).tobytes()
+        self.handle.write(data)
+        self.size += len(data)
 
     def close(self) -> None:
         self.handle.close()
         os.replace(self.tmp, self.path)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    buffer = pa.BufferOutputStream()
+    np.save(buffer, array)
+    atomic_write_bytes(path, buffer.getvalue().to_pybytes())
+
+
+def read_table(path: Path, schema: pa.Schema) -> pa.Table:
+    return pq.read_table(path) if path.exists() else schema.empty_table()
 
 
 class DedupPhase(PipelineStep):
@@ -100,35 +124,33 @@ class DedupSignatures(DedupPhase):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         s, work = self.settings, self.settings.work_dir
         hasher = s.hasher()
-        signatures = AppendFile(work / "signatures" / f"{rank:05d}.bin")
         bands = {name: AppendFile(work / "bands" / name / f"{rank:05d}.bin") for name in s.band_names()}
         samples = AppendFile(work / "samples" / f"{rank:05d}.bin")
         docs_tmp = work / "docs" / f".{rank:05d}.parquet.tmp"
         docs_tmp.parent.mkdir(parents=True, exist_ok=True)
         writer = pq.ParquetWriter(docs_tmp, DOC_SCHEMA)
-        rows, sigs, keys = [], [], {name: [] for name in bands}
+        rows, pairs = [], {name: [] for name in bands}
 
         def flush() -> None:
-            if rows:
-                writer.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA))
-                signatures.write(np.stack(sigs))
-                for name, pairs in keys.items():
-                    bands[name].write(np.array(pairs, dtype=np.uint64).reshape(-1, 2))
-                    pairs.clear()
-                rows.clear()
-                sigs.clear()
+            writer.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA))
+            for name, band_pairs in pairs.items():
+                bands[name].write(np.array(band_pairs, dtype=np.uint64).reshape(-1, 2))
+                band_pairs.clear()
+            rows.clear()
 
         for position, doc in enumerate(data or ()):
             with self.track_time():
                 key = doc_key(rank, position)
-                values = np.unique(shingles(doc.text, s.ngram))
-                signature = hasher.signature_of_shingles(values)
-                sigs.append(signature)
-                exact = exact_hash(doc.text)
-                for name, band_key in zip(s.band_names(), [*band_hashes(signature, s.bands, s.rows).tolist(), exact]):
-                    keys[name].append((band_key, key))
+                tokens = words(doc.text)
+                values = shingles_of_words(tokens, s.ngram)
+                exact = exact_hash(tokens)
+                pairs[EXACT].append((exact, key))
+                if len(values):  # a text without words has no shingles to compare
+                    keys = band_hashes(hasher.signature_of_shingles(values), s.bands, s.rows).tolist()
+                    for name, band_key in zip(s.band_names(), keys):
+                        pairs[name].append((band_key, key))
                 text_type = doc.metadata.get("text_type", "")
-                if s.containment and text_type == "abstract":
+                if s.containment and text_type == "abstract" and doc.metadata.get("pmid"):
                     sample = bottom_k(values, s.sample_size)
                     padded = np.full(s.sample_size + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
                     padded[0], padded[1:1 + len(sample)] = key, sample
@@ -141,7 +163,7 @@ class DedupSignatures(DedupPhase):
         flush()
         writer.close()
         os.replace(docs_tmp, work / "docs" / f"{rank:05d}.parquet")
-        for handle in (signatures, samples, *bands.values()):
+        for handle in (samples, *bands.values()):
             handle.close()
         return
         yield  # a generator that consumes its input and emits nothing
@@ -152,8 +174,22 @@ def read_pairs(folder: Path) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.uint64)
 
 
+def bucket_edges(band_keys: np.ndarray, docs: np.ndarray, all_pairs: bool) -> np.ndarray:
+    """Candidate pairs among documents that share a band key (both arrays sorted by band key)."""
+    starts = np.flatnonzero(np.r_[True, band_keys[1:] != band_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(docs)])
+    first = np.repeat(docs[starts], sizes)
+    star = np.stack([first, docs], axis=1)[first != docs]  # every member with its bucket's first
+    if not all_pairs:
+        return star
+    small = [docs[start:start + size] for start, size in zip(starts, sizes) if 2 < size <= ALL_PAIRS_UP_TO]
+    extra = [pair for members in small for pair in combinations(members.tolist(), 2)]
+    return np.concatenate([star, np.array(extra, dtype=np.uint64).reshape(-1, 2)])
+
+
 class DedupBuckets(DedupPhase):
-    """Phase 2: candidate pairs per band. Task r handles bands r, r + world_size, ..."""
+    """Phase 2: candidate pairs per band (task r handles bands r, r + world_size, ...); task 0 also pairs
+    abstracts with the full texts of the same PMID."""
 
     name = "🪣 Dedup buckets"
 
@@ -162,36 +198,109 @@ class DedupBuckets(DedupPhase):
         for name in self.settings.band_names()[rank::world_size]:
             pairs = read_pairs(work / "bands" / name)
             order = np.lexsort((pairs[:, 1], pairs[:, 0]))  # by band key, then document key: deterministic
-            band_keys, docs = pairs[order, 0], pairs[order, 1]
-            starts = np.r_[True, band_keys[1:] != band_keys[:-1]]
-            group_first = docs[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
-            edges = np.stack([group_first[~starts], docs[~starts]], axis=1)  # every member -> its bucket's first
-            buffer = pa.BufferOutputStream()
-            np.save(buffer, edges)
-            atomic_write_bytes(work / "edges" / f"{name}.npy", buffer.getvalue().to_pybytes())
+            edges = bucket_edges(pairs[order, 0], pairs[order, 1], all_pairs=name != EXACT)
+            edges = np.sort(edges, axis=1)  # (smaller key, larger key)
+            save_array(work / "edges" / f"{name}.npy", np.unique(edges, axis=0) if len(edges) else edges)
+        if rank == 0:
+            self.pair_abstracts()
+        return
+        yield
+
+    def pair_abstracts(self) -> None:
+        """For the containment test: each abstract with every full text of the same PMID, by full-text task."""
+        import polars as pl
+
+        s, work = self.settings, self.settings.work_dir
+        docs = load_docs(work)
+        samples = [np.fromfile(p, dtype=np.uint64).reshape(-1, s.sample_size + 1)
+                   for p in sorted((work / "samples").glob("*.bin"))]
+        samples = np.concatenate(samples) if samples else np.empty((0, s.sample_size + 1), np.uint64)
+        sample_of = {int(row[0]): row[1:][row[1:] != np.iinfo(np.uint64).max].tolist() for row in samples}
+        full_texts = docs.filter((pl.col("text_type") == "full_text") & pl.col("pmid").is_not_null())
+        abstracts = docs.filter(pl.col("key").is_in(list(sample_of)))
+        pairs = full_texts.select(full_key="key", pmid="pmid").join(abstracts.select(abstract_key="key", pmid="pmid"),
+                                                                    on="pmid")
+        by_rank: dict[int, list[dict]] = {}
+        for row in pairs.iter_rows(named=True):
+            by_rank.setdefault(row["full_key"] >> 32, []).append(
+                {"full_key": row["full_key"], "abstract_key": row["abstract_key"],
+                 "sample": sample_of[row["abstract_key"]]})
+        for rank in range(s.tasks):
+            write_parquet(work / "abstract_pairs" / f"{rank:05d}.parquet",
+                          pa.Table.from_pylist(by_rank.get(rank, []), schema=PAIR_SCHEMA))
+
+
+def load_docs(work: Path):
+    """Every task's document table, with each document's key."""
+    import polars as pl
+
+    frames = [pl.read_parquet(path).with_columns(
+                  key=pl.lit(int(path.stem) << 32, dtype=pl.UInt64) + pl.col("position").cast(pl.UInt64))
+              for path in sorted((work / "docs").glob("*.parquet"))]
+    return pl.concat(frames)
+
+
+def near_edges(work: Path, bands: list[str]) -> np.ndarray:
+    edges = [np.load(work / "edges" / f"{name}.npy") for name in bands]
+    edges = np.concatenate(edges) if edges else np.empty((0, 2), np.uint64)
+    return np.unique(edges, axis=0) if len(edges) else edges
+
+
+class DedupVerify(DedupPhase):
+    """Phase 3: shingle sets of this task's documents that are in a candidate pair; containment of
+    abstracts in this task's full texts."""
+
+    name = "🔬 Dedup verify"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        s, work = self.settings, self.settings.work_dir
+        edges = near_edges(work, s.band_names()[:-1])
+        keys = np.unique(edges)
+        needed = set((keys[key_rank(keys) == rank] & np.uint64(POSITION_MASK)).tolist())
+        abstract_pairs: dict[int, list[dict]] = {}
+        for row in read_table(work / "abstract_pairs" / f"{rank:05d}.parquet", PAIR_SCHEMA).to_pylist():
+            abstract_pairs.setdefault(row["full_key"] & POSITION_MASK, []).append(row)
+        store = AppendFile(work / "shingles" / f"{rank:05d}.bin")
+        index, contained = [], []
+        for position, doc in enumerate(data or ()):
+            if position not in needed and position not in abstract_pairs:
+                continue
+            values = np.unique(shingles_of_words(words(doc.text), s.ngram))
+            if position in needed:
+                index.append((position, store.size // 8, len(values)))
+                store.write(values)
+            for pair in abstract_pairs.get(position, []):
+                sample = np.array(pair["sample"], dtype=np.uint64)
+                share = float(np.isin(sample, values, assume_unique=True).mean()) if len(sample) else 0.0
+                contained.append({"abstract_key": pair["abstract_key"], "full_key": pair["full_key"], "share": share})
+        store.close()
+        save_array(work / "shingles" / f"{rank:05d}.index.npy", np.array(index, dtype=np.int64).reshape(-1, 3))
+        write_parquet(work / "contained" / f"{rank:05d}.parquet",
+                      pa.Table.from_pylist(contained, schema=CONTAINED_SCHEMA))
         return
         yield
 
 
-class Signatures:
-    """Every task's signature matrix, memory-mapped; rows are fetched by document key."""
+class ShingleSets:
+    """The shingle sets phase 3 stored, memory-mapped; fetched by document key."""
 
-    def __init__(self, folder: Path, num_perm: int):
-        self.matrices = {int(path.stem): np.memmap(path, dtype=np.uint32, mode="r").reshape(-1, num_perm)
-                         for path in sorted(folder.glob("*.bin")) if path.stat().st_size}
-        self.num_perm = num_perm
+    def __init__(self, folder: Path):
+        self.values, self.where = {}, {}
+        for path in sorted(folder.glob("*.bin")):
+            rank = int(path.stem)
+            self.values[rank] = np.memmap(path, dtype=np.uint64, mode="r") if path.stat().st_size else np.empty(0)
+            for position, start, length in np.load(folder / f"{rank:05d}.index.npy").tolist():
+                self.where[doc_key(rank, position)] = (rank, start, length)
 
-    def rows(self, keys: np.ndarray) -> np.ndarray:
-        out = np.empty((len(keys), self.num_perm), dtype=np.uint32)
-        ranks, positions = key_rank(keys), keys & np.uint64(0xFFFFFFFF)
-        for rank in np.unique(ranks).tolist():
-            mask = ranks == rank
-            out[mask] = self.matrices[rank][positions[mask]]
-        return out
+    def get(self, key: int) -> np.ndarray:
+        rank, start, length = self.where[key]
+        return self.values[rank][start:start + length]
 
-    def similarity(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Estimated Jaccard of each pair: the share of equal signature values."""
-        return (self.rows(first) == self.rows(second)).mean(axis=1)
+    def jaccard(self, first: int, second: int) -> float:
+        a, b = self.get(first), self.get(second)
+        common = len(np.intersect1d(a, b, assume_unique=True))
+        union = len(a) + len(b) - common
+        return common / union if union else 1.0
 
 
 class UnionFind:
@@ -213,7 +322,7 @@ class UnionFind:
 
 
 class DedupClusters(DedupPhase):
-    """Phase 3 (one task): verify candidates, cluster them, choose survivors, pair abstracts with full texts."""
+    """Phase 4 (one task): exact-Jaccard check of candidates, clusters, survivors, contained abstracts."""
 
     name = "🕸 Dedup clusters"
 
@@ -221,125 +330,60 @@ class DedupClusters(DedupPhase):
         import polars as pl
 
         s, work = self.settings, self.settings.work_dir
-        docs = self.load_docs()
-        signatures = Signatures(work / "signatures", s.num_perm)
-        exact = np.load(work / "edges" / f"{EXACT}.npy")
-        near = np.concatenate([np.load(work / "edges" / f"{name}.npy") for name in s.band_names()[:-1]])
-        if len(near):
-            near = np.unique(near, axis=0)
-            near = near[signatures.similarity(near[:, 0], near[:, 1]) >= s.threshold]
-        edges = np.concatenate([exact, near])
-
-        removals = []
+        sets = ShingleSets(work / "shingles")
+        near = near_edges(work, s.band_names()[:-1])
+        similarity = {(a, b): sets.jaccard(a, b) for a, b in near.tolist()}
+        verified = [pair for pair, value in similarity.items() if value >= s.threshold]
+        edges = np.concatenate([np.load(work / "edges" / f"{EXACT}.npy"),
+                                np.array(verified, dtype=np.uint64).reshape(-1, 2)])
+        order = {source: index for index, source in enumerate(s.priority)}
+        docs = load_docs(work).with_columns(
+            priority=pl.col("source").replace_strict(order, default=len(order), return_dtype=pl.Int64),
+            full_text=pl.col("text_type") == "full_text")
+        removals: dict[int, tuple[str, str]] = {}
         if len(edges):
             nodes, inverse = np.unique(edges, return_inverse=True)
-            inverse = inverse.reshape(-1, 2)
             forest = UnionFind(len(nodes))
-            for a, b in inverse.tolist():
+            for a, b in inverse.reshape(-1, 2).tolist():
                 forest.union(a, b)
-            roots = np.array([forest.find(i) for i in range(len(nodes))])
-            members = docs.filter(pl.col("key").is_in(nodes.tolist())).with_columns(
-                cluster=pl.col("key").replace_strict(nodes.tolist(), roots.tolist(), return_dtype=pl.Int64))
+            cluster_of = {node: forest.find(i) for i, node in enumerate(nodes.tolist())}
+            members = docs.filter(pl.col("key").is_in(list(cluster_of))).with_columns(
+                cluster=pl.col("key").replace_strict(cluster_of, return_dtype=pl.Int64))
             ranked = members.sort("cluster", "priority", "full_text", "chars", "key",
                                   descending=[False, False, True, True, False])
             for cluster in ranked.partition_by("cluster", maintain_order=True):
                 keeper, *others = cluster.iter_rows(named=True)
                 for other in others:
-                    duplicate_of = f"{keeper['id']} ({keeper['source']})"
-                    if other["exact"] == keeper["exact"]:
-                        removals.append((other["key"], "exact_duplicate", f"same text as {duplicate_of}"))
-                    else:
-                        score = signatures.similarity(np.array([keeper["key"]], np.uint64),
-                                                      np.array([other["key"]], np.uint64))[0]
-                        removals.append((other["key"], "near_duplicate",
-                                         f"near-duplicate of {duplicate_of}, estimated Jaccard {score:.2f}"))
-        write_removals(work / "clusters" / "removals.parquet", removals)
+                    removals[other["key"]] = self.why(keeper, other, sets)
         if s.containment:
-            removed = {key for key, _, _ in removals}
-            self.pair_abstracts(docs.filter(~pl.col("key").is_in(list(removed))))
+            self.contained_abstracts(docs, removals)
+        write_parquet(work / "removals.parquet", pa.Table.from_pylist(
+            [{"key": k, "reason": r, "detail": d} for k, (r, d) in sorted(removals.items())], schema=REMOVAL_SCHEMA))
         return
         yield
 
-    def load_docs(self):
-        import polars as pl
+    @staticmethod
+    def why(keeper: dict, other: dict, sets: ShingleSets) -> tuple[str, str]:
+        kept = f"{keeper['id']} ({keeper['source']})"
+        if other["exact"] == keeper["exact"]:
+            return "exact_duplicate", f"same words as {kept}"
+        return "near_duplicate", f"near-duplicate of {kept}, Jaccard {sets.jaccard(keeper['key'], other['key']):.2f}"
 
-        frames = []
-        for path in sorted((self.settings.work_dir / "docs").glob("*.parquet")):
-            rank = int(path.stem)
-            frames.append(pl.read_parquet(path).with_columns(
-                key=(pl.lit(rank, dtype=pl.UInt64) * (1 << 32) + pl.col("position").cast(pl.UInt64))))
-        docs = pl.concat(frames) if frames else pl.DataFrame(schema={**dict(zip(DOC_SCHEMA.names, [
-            pl.Int64, pl.Utf8, pl.Utf8, pl.Utf8, pl.Int64, pl.Utf8, pl.UInt64])), "key": pl.UInt64})
-        order = {source: index for index, source in enumerate(self.settings.priority)}
-        return docs.with_columns(
-            priority=pl.col("source").replace_strict(order, default=len(order), return_dtype=pl.Int64),
-            full_text=pl.col("text_type") == "full_text",
-        )
-
-    def pair_abstracts(self, kept) -> None:
-        """Candidates for the containment test: each abstract with a kept full text of the same PMID."""
-        import polars as pl
-
-        work = self.settings.work_dir
-        samples = [np.fromfile(p, dtype=np.uint64).reshape(-1, self.settings.sample_size + 1)
-                   for p in sorted((work / "samples").glob("*.bin"))]
-        samples = np.concatenate(samples) if samples else np.empty((0, self.settings.sample_size + 1), np.uint64)
-        sample_of = {int(row[0]): row[1:] for row in samples}
-        full_texts = kept.filter(pl.col("full_text") & pl.col("pmid").is_not_null()).select(
-            full_key="key", pmid="pmid", full_id="id", full_source="source")
-        abstracts = kept.filter((pl.col("text_type") == "abstract") & pl.col("pmid").is_not_null()).select(
-            abstract_key="key", pmid="pmid")
-        pairs = full_texts.join(abstracts, on="pmid").filter(pl.col("abstract_key").is_in(list(sample_of)))
-        by_rank: dict[int, list[dict]] = {}
-        for row in pairs.iter_rows(named=True):
-            sample = sample_of[row["abstract_key"]]
-            row["sample"] = sample[sample != np.iinfo(np.uint64).max].tolist()
-            by_rank.setdefault(row["full_key"] >> 32, []).append(row)
-        for rank in range(self.settings.tasks):  # one file per task of the containment phase
-            write_parquet(work / "candidates" / f"{rank:05d}.parquet",
-                          pa.Table.from_pylist(by_rank.get(rank, []), schema=CANDIDATE_SCHEMA))
-
-
-CANDIDATE_SCHEMA = pa.schema([("full_key", pa.uint64()), ("pmid", pa.string()), ("full_id", pa.string()),
-                              ("full_source", pa.string()), ("abstract_key", pa.uint64()),
-                              ("sample", pa.list_(pa.uint64()))])
-REMOVAL_SCHEMA = pa.schema([("key", pa.uint64()), ("reason", pa.string()), ("detail", pa.string())])
-
-
-def write_removals(path: Path, removals: list[tuple[int, str, str]]) -> None:
-    rows = [{"key": k, "reason": r, "detail": d} for k, r, d in removals]
-    write_parquet(path, pa.Table.from_pylist(rows, schema=REMOVAL_SCHEMA))
-
-
-class ContainmentCheck(DedupPhase):
-    """Phase 4: is each paired abstract contained in this task's full text?"""
-
-    name = "🧩 Containment"
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        s, work = self.settings, self.settings.work_dir
-        candidates: dict[int, list[dict]] = {}
-        path = work / "candidates" / f"{rank:05d}.parquet"
-        for row in (pq.read_table(path).to_pylist() if path.exists() else []):
-            candidates.setdefault(row["full_key"] & 0xFFFFFFFF, []).append(row)
-        removals = []
-        for position, doc in enumerate(data or ()):
-            if position not in candidates:
-                continue
-            present = np.unique(shingles(doc.text, s.ngram))
-            for row in candidates[position]:
-                sample = np.array(row["sample"], dtype=np.uint64)
-                contained = float(np.isin(sample, present).mean()) if len(sample) else 0.0
-                if contained >= s.containment_threshold:
-                    removals.append((row["abstract_key"], "contained_in_full_text",
-                                     f"{contained:.0%} of its shingles are in {row['full_id']} ({row['full_source']})"))
-        write_removals(work / "contained" / f"{rank:05d}.parquet", removals)
-        return
-        yield
+    def contained_abstracts(self, docs, removals: dict[int, tuple[str, str]]) -> None:
+        """Abstracts inside a surviving full text go too, naming that full text."""
+        contained = pa.concat_tables([pq.read_table(p) for p in sorted((self.settings.work_dir / "contained")
+                                                                      .glob("*.parquet"))] or
+                                     [CONTAINED_SCHEMA.empty_table()])
+        names = {row["key"]: f"{row['id']} ({row['source']})" for row in docs.select("key", "id", "source").iter_rows(named=True)}
+        for row in sorted(contained.to_pylist(), key=lambda r: (-r["share"], r["full_key"])):
+            if (row["share"] >= self.settings.containment_threshold and row["full_key"] not in removals
+                    and row["abstract_key"] not in removals):
+                removals[row["abstract_key"]] = ("contained_in_full_text",
+                                                 f"{row['share']:.0%} of its shingles are in {names[row['full_key']]}")
 
 
 class DedupFilter(DocumentStep):
-    """Phase 5: removes this task's documents that phases 3 and 4 marked, naming the surviving copy."""
+    """Phase 5: removes this task's documents that phase 4 marked, naming the surviving copy."""
 
     name = "🫂 Dedup filter"
     slug = "dedup"
@@ -347,17 +391,16 @@ class DedupFilter(DocumentStep):
     def __init__(self, stage_dir, stage: str, settings: DedupSettings):
         super().__init__(stage_dir, stage)
         self.settings = settings
+        self.position = -1
+        self.removals: dict[int, Removal] = {}
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        work = self.settings.work_dir
-        paths = [work / "clusters" / "removals.parquet", *sorted((work / "contained").glob("*.parquet"))]
-        table = pa.concat_tables([pq.read_table(p) for p in paths if p.exists()] or
-                                 [REMOVAL_SCHEMA.empty_table()])
-        self._removals = {row["key"] & 0xFFFFFFFF: Removal(row["reason"], row["detail"])
-                          for row in table.to_pylist() if row["key"] >> 32 == rank}
-        self._position = -1
+        table = read_table(self.settings.work_dir / "removals.parquet", REMOVAL_SCHEMA)
+        self.removals = {row["key"] & POSITION_MASK: Removal(row["reason"], row["detail"])
+                         for row in table.to_pylist() if row["key"] >> 32 == rank}
+        self.position = -1
         yield from super().run(data, rank, world_size)
 
     def process(self, doc: Document) -> Document | Removal:
-        self._position += 1
-        return self._removals.get(self._position, doc)
+        self.position += 1  # documents arrive in the same order as in phase 1
+        return self.removals.get(self.position, doc)

@@ -7,18 +7,12 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 
-from medmix.corpus.dedup import (
-    ContainmentCheck,
-    DedupBuckets,
-    DedupClusters,
-    DedupFilter,
-    DedupSettings,
-    DedupSignatures,
-)
+from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupSettings, DedupSignatures, DedupVerify
 from medmix.corpus.minhash import lsh_bands, shingles
 from medmix.corpus.readers.pmc import PmcReader
 from medmix.corpus.readers.pubmed import PubmedReader
@@ -39,9 +33,9 @@ def run_dedup(tmp_path: Path, shards: list[list[Document]], priority: list[str],
         drain(DedupSignatures(settings).run(iter(docs), rank, tasks))
     for rank in range(tasks):
         drain(DedupBuckets(settings).run(None, rank, tasks))
-    drain(DedupClusters(settings).run(None, 0, 1))
     for rank, docs in enumerate(shards):
-        drain(ContainmentCheck(settings).run(iter(docs), rank, tasks))
+        drain(DedupVerify(settings).run(iter(docs), rank, tasks))
+    drain(DedupClusters(settings).run(None, 0, 1))
     kept = []
     for rank, docs in enumerate(shards):
         step = DedupFilter(tmp_path / "stage", "dedup", settings)
@@ -140,9 +134,9 @@ def test_a_pubmed_abstract_contained_in_its_pmc_full_text_is_removed(shared, tmp
     reasons = {r["id"]: (r["reason"], r["detail"]) for r in removed}
     assert reasons.pop("17299597")[0] == "contained_in_full_text"
     assert "of its shingles are in PMC1790863 (pmc)" in [r for r in removed if r["id"] == "17299597"][0]["detail"]
-    # the sample's one real near-duplicate: an erratum that repeats the abstract of PMID 11524736 (Jaccard 0.97)
+    # the sample's one real near-duplicate: an erratum that repeats the abstract of PMID 11524736
     assert list(reasons) == ["11748851"] and reasons["11748851"][0] == "near_duplicate"
-    assert reasons["11748851"][1].startswith("near-duplicate of 11524736 (pubmed), estimated Jaccard ")
+    assert reasons["11748851"][1] == "near-duplicate of 11524736 (pubmed), Jaccard 0.97"
     assert len(kept[1]) == len(pubmed)  # the mislinked record and every other real abstract survive
     assert kept[0] == [a.id for a in pmc_articles]
 
@@ -157,10 +151,13 @@ def test_same_decisions_with_one_task_or_three(tmp_path, pmc_articles, transcrip
     assert sorted(r["id"] for r in one) == sorted(r["id"] for r in three) == sorted(f"copy-{i}" for i in range(10))
 
 
-def test_signature_files_are_streamed_per_task(tmp_path, transcriptions):
-    run_dedup(tmp_path, [[document(t, f"mt-{i}", "mtsamples") for i, t in enumerate(transcriptions)]], ["mtsamples"])
+def test_work_files_are_streamed_per_task_and_only_candidates_keep_shingles(tmp_path, transcriptions):
+    docs = [document(t, f"mt-{i}", "mtsamples") for i, t in enumerate(transcriptions)]
+    docs.append(document(edited(transcriptions[0], 0.01, 3), "copy", "mtsamples"))
+    run_dedup(tmp_path, [docs], ["mtsamples"])
     work = tmp_path / "work"
-    assert (work / "signatures" / "00000.bin").stat().st_size == len(transcriptions) * 128 * 4
+    assert (work / "bands" / "000" / "00000.bin").stat().st_size == len(docs) * 16  # (band key, doc key) each
+    assert np.load(work / "shingles" / "00000.index.npy")[:, 0].tolist() == [0, len(docs) - 1]
     docs = pq.read_table(work / "docs" / "00000.parquet")
-    assert docs.num_rows == len(transcriptions) and docs.column("id").to_pylist()[0] == "mt-0"
+    assert docs.num_rows == len(transcriptions) + 1 and docs.column("id").to_pylist()[0] == "mt-0"
     assert not list(work.rglob(".*.tmp"))  # every file was completed and renamed
