@@ -133,3 +133,23 @@ def test_edited_copies_of_benchmark_questions_are_caught(shared, tmp_path, run_s
     flagged = [d for d in result.docs if "contamination" in d.metadata]
     assert len(flagged) == 50 and result.count("removed") == 0
     assert flagged[0].metadata["contamination"]["benchmark"] == "medqa"
+
+
+def test_normalizing_real_pmc_full_texts_strips_citation_markers_and_keeps_the_prose(shared, tmp_path, run_step):
+    import glob
+    import re
+
+    from medmix.corpus.readers.pmc import PmcReader
+
+    files = sorted(glob.glob(str(shared / "pmc" / "*.nxml")))
+    articles = list(PmcReader(tmp_path / "r", "read", source="pmc", domain="biomedical", files=files).run(None, 0, 1))
+    marker = re.compile(r"\[\d{1,3}(?:[,\u2013-]\s*\d{1,3})*\]")
+    assert sum(len(marker.findall(a.text)) for a in articles) > 100  # the raw texts are full of [12]-style markers
+    result = run_step(Normalizer(tmp_path / "n", "normalize"), iter(articles))
+    assert len(result.docs) == 8
+    assert sum(len(marker.findall(d.text)) for d in result.docs) == 0
+    lipases = next(d.text for d in result.docs if d.id == "PMC3460867")
+    assert "remains one of the most threatening and deadly disease in the world" in lipases
+    # characters taken away by editing are in the books: in = kept + edited away
+    total = {o: sum(r["chars"] for r in result.ledger if r["outcome"] == o) for o in ("in", "kept", "edited")}
+    assert total["edited"] > 0 and total["in"] == total["kept"] + total["edited"]
