@@ -374,7 +374,8 @@ class DedupClusters(DedupPhase):
         contained = pa.concat_tables([pq.read_table(p) for p in sorted((self.settings.work_dir / "contained")
                                                                       .glob("*.parquet"))] or
                                      [CONTAINED_SCHEMA.empty_table()])
-        names = {row["key"]: f"{row['id']} ({row['source']})" for row in docs.select("key", "id", "source").iter_rows(named=True)}
+        names = {row["key"]: f"{row['id']} ({row['source']})"
+                 for row in docs.select("key", "id", "source").iter_rows(named=True)}
         for row in sorted(contained.to_pylist(), key=lambda r: (-r["share"], r["full_key"])):
             if (row["share"] >= self.settings.containment_threshold and row["full_key"] not in removals
                     and row["abstract_key"] not in removals):

@@ -170,7 +170,8 @@ def clinical_note(rng: random.Random, placeholders: bool) -> str:
     """A terse, list-like note; MIMIC-III style keeps [** **] placeholders, and some PHI slips through."""
     name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
     if placeholders:
-        header = f"Admission Date:  [**2150-3-{rng.randint(1, 28)}**]   Discharge Date:  [**2150-4-{rng.randint(1, 28)}**]"
+        header = (f"Admission Date:  [**2150-3-{rng.randint(1, 28)}**]   "
+                  f"Discharge Date:  [**2150-4-{rng.randint(1, 28)}**]")
         who = f"Attending:[**First Name3 (LF) {rng.randint(100, 999)}**]"
         where = "Transferred from [**Hospital 1**]"
     else:
@@ -211,7 +212,8 @@ def write_mimic3(directory: Path, rng: random.Random) -> int:
         is_error = "1" if i == 17 else ""
         if i == 42:
             text = ""
-        rows.append([i + 1, 10000 + i // 3, 100000 + i // 2, "2150-03-04", "2150-03-04 10:00:00", "", rng.choice(categories),
+        rows.append([i + 1, 10000 + i // 3, 100000 + i // 2, "2150-03-04", "2150-03-04 10:00:00", "",
+                     rng.choice(categories),
                      "Report", 14000 + i % 50, is_error, text])
     write_csv_gz(directory / "NOTEEVENTS.csv.gz", MIMIC3_COLUMNS, rows)
     return len(rows)
@@ -238,8 +240,9 @@ def write_mimic_cxr(directory: Path, rng: random.Random) -> int:
                                  "Prior study of ___."])
         path.write_text(f"                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
                         f" INDICATION:  ___ year old with {rng.choice(CONDITIONS)}, {rng.choice(OUTCOMES)}\n\n"
-                        f" COMPARISON:  {comparison}\n\n FINDINGS:  Heart size is {rng.choice(['normal', 'mildly enlarged'])}."
-                        f" {rng.choice(['No pneumothorax.', 'Lines and tubes unchanged.', 'Osseous structures intact.'])}"
+                        f" COMPARISON:  {comparison}\n\n FINDINGS:  Heart size is "
+                        f"{rng.choice(['normal', 'mildly enlarged'])}. "
+                        f"{rng.choice(['No pneumothorax.', 'Lines unchanged.', 'Osseous structures intact.'])}"
                         f"\n\n IMPRESSION:\n\n {finding}\n")
     return count
 

@@ -294,9 +294,9 @@ class Recipe(Strict):
             if key not in known:
                 raise ValueError(f"mix.shares: '{key}' is neither a source name nor a domain of this recipe")
         for index, stage in enumerate(self.stages):
-            if stage.kind == "dedup" and stage.priority is not None:
-                if unknown := sorted(set(stage.priority) - set(names)):
-                    raise ValueError(f"stages[{index}] -> priority: unknown sources {unknown}")
+            unknown = sorted(set(getattr(stage, "priority", None) or []) - set(names))
+            if unknown:
+                raise ValueError(f"stages[{index}] -> priority: unknown sources {unknown}")
         for index, source in enumerate(self.sources):
             # medmix has no PHI stage yet, so a clinical source must come de-identified (MIMIC does)
             if source.domain == "clinical" and not source.deidentified:

@@ -5,8 +5,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import dill
@@ -185,7 +183,8 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     build(recipe, run_dir)
 
     calls = (bin_dir / "calls.txt").read_text().splitlines()
-    phases = [p.parent for p in sorted(run_dir.glob("logs/*/*/launch_script.slurm"), key=lambda p: p.stat().st_mtime_ns)]
+    scripts = sorted(run_dir.glob("logs/*/*/launch_script.slurm"), key=lambda p: p.stat().st_mtime_ns)
+    phases = [script.parent for script in scripts]
     # each phase: its job array, then datatrove's stats-merging job; each array waits for the one before
     job_calls = calls[0::2]
     assert len(calls) == 2 * len(phases) == 2 * 12  # 8 stages, dedup in 5 phases

@@ -74,7 +74,8 @@ def test_mimic4_discharge_notes(tmp_path, run_step):
                                        "charttime": "2160-11-25 00:00:00", "source": "mimic4", "domain": "clinical"}
 
 
-REPORT = "                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n IMPRESSION: No acute process.\n"
+REPORT = ("                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
+          " IMPRESSION: No acute process.\n")
 
 
 def test_mimic_cxr_tree_and_zip(tmp_path, run_step):

@@ -67,7 +67,8 @@ def test_missing_input_path_is_named(tmp_path):
 
 @pytest.mark.parametrize("share", [0, -1.5, float("inf")])
 def test_shares_must_be_positive(tmp_path, share):
-    with pytest.raises(RecipeError, match=f"mix -> shares: share for 'general' must be positive and finite, got {share}"):
+    message = f"mix -> shares: share for 'general' must be positive and finite, got {share}"
+    with pytest.raises(RecipeError, match=message):
         load_recipe(write_recipe(tmp_path, mix={"total_tokens": 10, "shares": {"clinical": 1, "general": share}}))
 
 
@@ -126,6 +127,7 @@ def test_cli_validate_reports_errors_and_exits_nonzero(tmp_path):
     runner = CliRunner()
     good = runner.invoke(app, ["validate", str(write_recipe(tmp_path))])
     assert good.exit_code == 0 and "ok" in good.output
-    bad = runner.invoke(app, ["validate", str(write_recipe(tmp_path, mix={"total_tokens": 0, "shares": {"general": 1}}))])
+    bad_recipe = write_recipe(tmp_path, mix={"total_tokens": 0, "shares": {"general": 1}})
+    bad = runner.invoke(app, ["validate", str(bad_recipe)])
     assert bad.exit_code == 2
     assert "mix -> total_tokens" in bad.output
