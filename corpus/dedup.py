@@ -37,7 +37,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from medmix.corpus.accounting import Removal, atomic_write_bytes, write_parquet
 from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, shingles_of_words, words
-from medmix.corpus.steps import DocumentStep
+from medmix.corpus.steps import DocumentStep, StageError
 
 BATCH = 4096
 EXACT = "exact"
@@ -48,7 +48,8 @@ DOC_SCHEMA = pa.schema([("position", pa.int64()), ("id", pa.string()), ("source"
                         ("exact", pa.uint64())])
 PAIR_SCHEMA = pa.schema([("full_key", pa.uint64()), ("abstract_key", pa.uint64()), ("sample", pa.list_(pa.uint64()))])
 CONTAINED_SCHEMA = pa.schema([("abstract_key", pa.uint64()), ("full_key", pa.uint64()), ("share", pa.float64())])
-REMOVAL_SCHEMA = pa.schema([("key", pa.uint64()), ("reason", pa.string()), ("detail", pa.string())])
+REMOVAL_SCHEMA = pa.schema([("key", pa.uint64()), ("id", pa.string()), ("reason", pa.string()),
+                            ("detail", pa.string())])
 
 
 def doc_key(rank: int, position: int) -> int:
@@ -144,8 +145,8 @@ class DedupSignatures(DedupPhase):
                 tokens = words(doc.text)
                 values = shingles_of_words(tokens, s.ngram)
                 exact = exact_hash(tokens)
-                pairs[EXACT].append((exact, key))
-                if len(values):  # a text without words has no shingles to compare
+                if len(values):  # a text without words has nothing to compare (and would match every other)
+                    pairs[EXACT].append((exact, key))
                     keys = band_hashes(hasher.signature_of_shingles(values), s.bands, s.rows).tolist()
                     for name, band_key in zip(s.band_names(), keys):
                         pairs[name].append((band_key, key))
@@ -201,7 +202,7 @@ class DedupBuckets(DedupPhase):
             edges = bucket_edges(pairs[order, 0], pairs[order, 1], all_pairs=name != EXACT)
             edges = np.sort(edges, axis=1)  # (smaller key, larger key)
             save_array(work / "edges" / f"{name}.npy", np.unique(edges, axis=0) if len(edges) else edges)
-        if rank == 0:
+        if rank == 0 and self.settings.containment:
             self.pair_abstracts()
         return
         yield
@@ -349,25 +350,33 @@ class DedupClusters(DedupPhase):
             cluster_of = {node: forest.find(i) for i, node in enumerate(nodes.tolist())}
             members = docs.filter(pl.col("key").is_in(list(cluster_of))).with_columns(
                 cluster=pl.col("key").replace_strict(cluster_of, return_dtype=pl.Int64))
-            ranked = members.sort("cluster", "priority", "full_text", "chars", "key",
-                                  descending=[False, False, True, True, False])
+            # ties broken by id, not key, so the survivor does not depend on the number of tasks
+            ranked = members.sort("cluster", "priority", "full_text", "chars", "id", "key",
+                                  descending=[False, False, True, True, False, False])
             for cluster in ranked.partition_by("cluster", maintain_order=True):
                 keeper, *others = cluster.iter_rows(named=True)
                 for other in others:
                     removals[other["key"]] = self.why(keeper, other, sets)
         if s.containment:
             self.contained_abstracts(docs, removals)
+        ids = dict(docs.select("key", "id").iter_rows())
         write_parquet(work / "removals.parquet", pa.Table.from_pylist(
-            [{"key": k, "reason": r, "detail": d} for k, (r, d) in sorted(removals.items())], schema=REMOVAL_SCHEMA))
+            [{"key": k, "id": ids[k], "reason": r, "detail": d} for k, (r, d) in sorted(removals.items())],
+            schema=REMOVAL_SCHEMA))
         return
         yield
 
-    @staticmethod
-    def why(keeper: dict, other: dict, sets: ShingleSets) -> tuple[str, str]:
+    def why(self, keeper: dict, other: dict, sets: ShingleSets) -> tuple[str, str]:
         kept = f"{keeper['id']} ({keeper['source']})"
         if other["exact"] == keeper["exact"]:
             return "exact_duplicate", f"same words as {kept}"
-        return "near_duplicate", f"near-duplicate of {kept}, Jaccard {sets.jaccard(keeper['key'], other['key']):.2f}"
+        if keeper["key"] not in sets.where or other["key"] not in sets.where:  # joined through exact copies
+            return "near_duplicate", f"in the near-duplicate cluster kept as {kept}"
+        similarity = sets.jaccard(keeper["key"], other["key"])
+        if similarity >= self.settings.threshold:
+            return "near_duplicate", f"near-duplicate of {kept}, Jaccard {similarity:.2f}"
+        return "near_duplicate", (f"in the near-duplicate cluster kept as {kept} (Jaccard {similarity:.2f} to it, "
+                                  f"linked through documents at {self.settings.threshold} or more)")
 
     def contained_abstracts(self, docs, removals: dict[int, tuple[str, str]]) -> None:
         """Abstracts inside a surviving full text go too, naming that full text."""
@@ -381,6 +390,10 @@ class DedupClusters(DedupPhase):
                     and row["abstract_key"] not in removals):
                 removals[row["abstract_key"]] = ("contained_in_full_text",
                                                  f"{row['share']:.0%} of its shingles are in {names[row['full_key']]}")
+
+
+class InputChanged(StageError):
+    """The stage's input is not what phase 1 saw; removing by position would hit the wrong documents."""
 
 
 class DedupFilter(DocumentStep):
@@ -397,11 +410,17 @@ class DedupFilter(DocumentStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         table = read_table(self.settings.work_dir / "removals.parquet", REMOVAL_SCHEMA)
-        self.removals = {row["key"] & POSITION_MASK: Removal(row["reason"], row["detail"])
+        self.removals = {row["key"] & POSITION_MASK: (row["id"], Removal(row["reason"], row["detail"]))
                          for row in table.to_pylist() if row["key"] >> 32 == rank}
         self.position = -1
         yield from super().run(data, rank, world_size)
 
     def process(self, doc: Document) -> Document | Removal:
         self.position += 1  # documents arrive in the same order as in phase 1
-        return self.removals.get(self.position, doc)
+        if self.position not in self.removals:
+            return doc
+        expected_id, removal = self.removals[self.position]
+        if doc.id != expected_id:
+            raise InputChanged(f"dedup input changed between phases: position {self.position} held {expected_id!r}, "
+                               f"now {doc.id!r}; rebuild the stage from its first phase")
+        return removal

@@ -19,6 +19,10 @@ def document_record(doc: Document) -> dict:
     return {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
 
 
+class StageError(RuntimeError):
+    """A failure of the whole task, not of one document: `DocumentStep` lets it through."""
+
+
 class AccountedStep(PipelineStep):
     """A block that knows its stage folder and keeps one `Books` per task."""
 
@@ -59,6 +63,8 @@ class DocumentStep(AccountedStep):
             try:
                 with self.track_time():
                     result = self.process(doc)
+            except StageError:
+                raise
             except Exception as error:  # noqa: BLE001 - one bad document must not stop the task
                 result = Removal(f"error:{type(error).__name__}", f"{self.slug} failed on this document")
             if isinstance(result, Document) and not result.text.strip():

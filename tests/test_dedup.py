@@ -161,3 +161,16 @@ def test_work_files_are_streamed_per_task_and_only_candidates_keep_shingles(tmp_
     docs = pq.read_table(work / "docs" / "00000.parquet")
     assert docs.num_rows == len(transcriptions) + 1 and docs.column("id").to_pylist()[0] == "mt-0"
     assert not list(work.rglob(".*.tmp"))  # every file was completed and renamed
+
+
+def test_the_filter_refuses_an_input_that_changed_since_the_signatures(tmp_path, transcriptions):
+    from medmix.corpus.dedup import InputChanged
+
+    docs = [document(t, f"mt-{i}", "mtsamples") for i, t in enumerate(transcriptions[:5])]
+    docs.append(document(transcriptions[0], "copy", "web"))
+    run_dedup(tmp_path, [docs], ["mtsamples", "web"])
+    bands, rows = lsh_bands(0.8, 128)
+    settings = DedupSettings(tmp_path / "work", 1, 0.8, 5, 128, bands, rows, ["mtsamples", "web"], True, 0.8, 64)
+    reordered = [docs[-1], *docs[:-1]]  # e.g. a reader whose file order changed between phases
+    with pytest.raises(InputChanged, match="position 5 held 'copy', now 'mt-4'"):
+        list(DedupFilter(tmp_path / "again", "dedup", settings).run(iter(reordered), 0, 1))
