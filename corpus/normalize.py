@@ -17,14 +17,17 @@ from datatrove.data import Document
 from medmix.corpus.accounting import Removal
 from medmix.corpus.steps import DocumentStep
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+PAGE_BREAKS = re.compile(r"[\x0b\x0c]")  # vertical tab, form feed: separators, so they become spaces
 SPACES = re.compile(r"[^\S\n]+")  # whitespace runs other than newlines
 SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
 BLANK_LINES = re.compile(r"\n{3,}")
 
-# [12] [1, 2] [3-5] [3–5, 9]; in parentheses only lists of two or more numbers, since "(2)" is often prose
-BRACKET_CITATION = re.compile(r"\s?\[\s*\d{1,3}(?:\s*[,;\u2013\u2014-]\s*\d{1,3})*\s*\]")
-PAREN_CITATION = re.compile(r"\s?\(\s*\d{1,3}(?:\s*[,;\u2013\u2014-]\s*\d{1,3})+\s*\)")
+# [12] [1, 2] [3-5] [3–5, 9], standing apart from words: "[1,2,4]triazolo" is chemistry, not a citation.
+# In parentheses only comma lists after a space, "(12, 13)": "(2)", "aged (18-65)", "t(9;22)" and
+# "beta-(1,3)-glucan" are prose, genetics and chemistry.
+BRACKET_CITATION = re.compile(r"\s?\[\s*\d{1,3}(?:\s*[,\u2013\u2014-]\s*\d{1,3})*\s*\](?![\w-])")
+PAREN_CITATION = re.compile(r"\s\(\s*\d{1,3}(?:\s*,\s*\d{1,3})+\s*\)(?![\w-])")
 ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 
@@ -32,7 +35,7 @@ HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 MIMIC_PLACEHOLDER = re.compile(r"\[\*\*(.*?)\*\*\]", re.S)
 PLACEHOLDER_TAGS: list[tuple[re.Pattern, str]] = [
     (re.compile(p, re.I), tag) for p, tag in [
-        (r"^\s*[\d\s/-]+\s*$", "[DATE]"),  # 2150-3-2, 3-2, 2150, 12/31
+        (r"^\s*\d[\d\s/-]*$", "[DATE]"),  # 2150-3-2, 3-2, 2150, 12/31
         (r"date|month|year|holiday|day", "[DATE]"),
         (r"telephone|fax|phone|pager", "[PHONE]"),
         (r"e-?mail", "[EMAIL]"),
@@ -47,7 +50,7 @@ PLACEHOLDER_TAGS: list[tuple[re.Pattern, str]] = [
         (r"name|initials", "[NAME]"),
     ]
 ]
-MIMIC_IV_BLANK = re.compile(r"_{3,}")  # MIMIC-IV replaces every PHI span by ___
+BLANK = re.compile(r"_{3,}")  # MIMIC-IV and MIMIC-CXR replace every PHI span by ___
 
 
 def placeholder_tag(label: str) -> str:
@@ -58,7 +61,7 @@ def placeholder_tag(label: str) -> str:
 
 
 def normalize_whitespace(text: str) -> str:
-    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    text = CONTROL.sub("", PAGE_BREAKS.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")))
     text = SPACE_AROUND_NEWLINE.sub("\n", SPACES.sub(" ", text))
     return BLANK_LINES.sub("\n\n", text).strip()
 
@@ -73,9 +76,10 @@ def clean_literature(text: str, citations: bool, dehyphenate: bool) -> str:
     return text
 
 
-def tag_placeholders(text: str) -> str:
+def tag_placeholders(text: str, blanks_are_phi: bool) -> str:
+    """MIMIC-III's [** **] always; ___ only where the source uses it for PHI (elsewhere it is a form blank)."""
     text = MIMIC_PLACEHOLDER.sub(lambda m: placeholder_tag(m.group(1)), text)
-    return MIMIC_IV_BLANK.sub("[REDACTED]", text)
+    return BLANK.sub("[REDACTED]", text) if blanks_are_phi else text
 
 
 class Normalizer(DocumentStep):
@@ -96,6 +100,6 @@ class Normalizer(DocumentStep):
         if domain == "biomedical":
             text = clean_literature(text, self.citations, self.dehyphenate)
         elif domain == "clinical" and self.placeholders:
-            text = tag_placeholders(text)
+            text = tag_placeholders(text, doc.metadata.get("phi_placeholder") == "___")
         doc.text = normalize_whitespace(text)
         return doc

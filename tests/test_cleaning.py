@@ -19,10 +19,10 @@ def doc(text: str, domain: str, doc_id: str = "d") -> Document:
     return Document(text=text, id=doc_id, metadata={"source": domain, "domain": domain})
 
 
-def normalized(text: str, domain: str) -> str:
-    from medmix.corpus.normalize import Normalizer
-
-    return Normalizer("/nonexistent", "normalize").process(doc(text, domain)).text
+def normalized(text: str, domain: str, **metadata) -> str:
+    document = doc(text, domain)
+    document.metadata.update(metadata)
+    return Normalizer("/nonexistent", "normalize").process(document).text
 
 
 def test_whitespace_controls_and_unicode_everywhere():
@@ -40,13 +40,22 @@ def test_literature_citations_entities_and_hyphenation():
     assert "[12]" in normalized("Dose [12] mg", "general")
 
 
+@pytest.mark.parametrize("text", [
+    "inv(3)/t(3;3) positive AML with t(9;22)(q34;q11)", "patients aged (18-65) were enrolled",
+    "Beta-(1,3)-glucan and [1,2,4]triazolo[4,3-a]pyridine", "two criteria (see 2) were met",
+])
+def test_chemistry_genetics_and_prose_in_brackets_survive(text):
+    assert normalized(text, "biomedical") == text
+
+
 @pytest.mark.parametrize("label, tag", [
     ("First Name (Titles) 123", "[NAME]"), ("Known lastname 2360", "[NAME]"), ("Name (NI) 1234", "[NAME]"),
     ("2150-3-2", "[DATE]"), ("3-2", "[DATE]"), ("Month (only) 51", "[DATE]"), ("Year (4 digits) 1", "[DATE]"),
     ("Hospital 1", "[HOSPITAL]"), ("Hospital Ward Name 23", "[HOSPITAL]"), ("Location (un) 2000", "[LOCATION]"),
     ("Telephone/Fax (1) 1234", "[PHONE]"), ("Pager number 325", "[PHONE]"), ("E-mail address 12", "[EMAIL]"),
     ("Medical Record Number 3122", "[ID]"), ("Social Security Number 11", "[SSN]"), ("Age over 90 31", "[AGE]"),
-    ("Street Address(1) 72", "[ADDRESS]"), ("Company 12", "[ORGANIZATION]"), ("", "[REDACTED]"),
+    ("Street Address(1) 72", "[ADDRESS]"), ("Company 12", "[ORGANIZATION]"), ("", "[REDACTED]"), (" ", "[REDACTED]"),
+    ("Location (un) 13 12", "[LOCATION]"), ("Numeric Identifier 4-2", "[ID]"),
 ])
 def test_mimic_placeholder_mapping(label, tag):
     assert placeholder_tag(label) == tag
@@ -54,10 +63,13 @@ def test_mimic_placeholder_mapping(label, tag):
 
 def test_clinical_placeholders_become_typed_tags():
     note = ("Admission Date:  [**2150-3-2**]\nSeen by Dr. [**First Name (Titles) 123**] [**Last Name (Titles) 9**] "
-            "at [**Hospital 1**]; call [**Telephone/Fax (1) 55**].\nMIMIC-IV: Name:  ___   Unit No:   ___")
+            "at [**Hospital 1**]; call [**Telephone/Fax (1) 55**] [** **].")
     assert normalized(note, "clinical") == (
-        "Admission Date: [DATE]\nSeen by Dr. [NAME] [NAME] at [HOSPITAL]; call [PHONE].\n"
-        "MIMIC-IV: Name: [REDACTED] Unit No: [REDACTED]")
+        "Admission Date: [DATE]\nSeen by Dr. [NAME] [NAME] at [HOSPITAL]; call [PHONE] [REDACTED].")
+    # MIMIC-IV and MIMIC-CXR mark PHI with ___; elsewhere ___ is a form blank and stays
+    assert normalized("Name:  ___   Unit No:   ___", "clinical", phi_placeholder="___") == (
+        "Name: [REDACTED] Unit No: [REDACTED]")
+    assert normalized("the bladder was _______ free of tumor", "clinical") == "the bladder was _______ free of tumor"
 
 
 def test_language_filter_on_the_universal_declaration_in_387_languages(shared, tmp_path, run_step):

@@ -36,4 +36,5 @@ class MimicCxrReader(SourceReader):
                             metadata={"file": location})
         subject, study = match.groups()
         text = raw.decode("utf-8", "surrogateescape")
-        return Document(text=text, id=f"s{study}", metadata={"subject_id": subject, "file": location})
+        return Document(text=text, id=f"s{study}",
+                        metadata={"subject_id": subject, "file": location, "phi_placeholder": "___"})

@@ -107,6 +107,11 @@ class Mimic4NotesReader(CsvReader):
         super().__init__(*args, text_column="text", id_column="note_id",
                          metadata_columns=["subject_id", "hadm_id", "note_type", "charttime"], **kwargs)
 
+    def document(self, row: dict, location: str):
+        record = super().document(row, location)
+        record.metadata["phi_placeholder"] = "___"  # how MIMIC-IV marks removed PHI
+        return record
+
 
 class JsonlReader(SourceReader):
     """RedPajama-style JSON lines (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`) with configurable keys."""
