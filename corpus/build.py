@@ -68,6 +68,14 @@ class StagePlan:
         return self.directory / "kept"
 
 
+class StageInput(JsonlReader):
+    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if self.data_folder.list_files(glob_pattern=self.glob_pattern):
+            yield from super().run(data, rank, world_size)
+
+
 def stage_dirs(run_dir: Path) -> list[Path]:
     """The stage folders of a run, in pipeline order."""
     return sorted(p for p in (run_dir / "stages").glob("[0-9][0-9]_*") if p.is_dir())
@@ -123,7 +131,7 @@ def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]]) -> 
         previous = plans[-1].kept if plans else None
 
         def read_input(previous=previous) -> PipelineStep:
-            return JsonlReader(str(previous), glob_pattern="*.jsonl.gz", add_file_path=False)
+            return StageInput(str(previous), glob_pattern="*.jsonl.gz", add_file_path=False)
 
         def write_kept(directory=directory) -> PipelineStep:
             return JsonlWriter(str(directory / "kept"), output_filename="${rank}.jsonl.gz")

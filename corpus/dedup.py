@@ -177,6 +177,8 @@ def read_pairs(folder: Path) -> np.ndarray:
 
 def bucket_edges(band_keys: np.ndarray, docs: np.ndarray, all_pairs: bool) -> np.ndarray:
     """Candidate pairs among documents that share a band key (both arrays sorted by band key)."""
+    if len(docs) == 0:
+        return np.empty((0, 2), dtype=np.uint64)
     starts = np.flatnonzero(np.r_[True, band_keys[1:] != band_keys[:-1]])
     sizes = np.diff(np.r_[starts, len(docs)])
     first = np.repeat(docs[starts], sizes)

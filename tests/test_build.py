@@ -202,4 +202,15 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     # the pickled executor that the nodes load carries the real medmix steps
     with open(run_dir / "logs" / "06_dedup" / "filter" / "executor.pik", "rb") as handle:
         executor = dill.load(handle)
-    assert [type(step).__name__ for step in executor.pipeline] == ["JsonlReader", "DedupFilter", "JsonlWriter"]
+    assert [type(step).__name__ for step in executor.pipeline] == ["StageInput", "DedupFilter", "JsonlWriter"]
+
+
+def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_not_broken(demo_inputs, tmp_path):
+    recipe = demo_recipe(demo_inputs, tmp_path / "run")
+    stages = [stage.model_copy(update={"min_chars": 10_000_000}) if stage.kind == "length_filter" else stage
+              for stage in recipe.stages]
+    recipe = recipe.model_copy(update={"stages": stages})
+    build(recipe, tmp_path / "run")
+    assert kept_content(tmp_path / "run") and not any(
+        lines for name, lines in kept_content(tmp_path / "run").items() if name.startswith(("04_", "05_", "06_", "07_")))
+    assert check_accounts(tmp_path / "run") == []

@@ -131,3 +131,21 @@ def test_cli_validate_reports_errors_and_exits_nonzero(tmp_path):
     bad = runner.invoke(app, ["validate", str(bad_recipe)])
     assert bad.exit_code == 2
     assert "mix -> total_tokens" in bad.output
+
+
+def test_filter_settings_override_the_defaults_per_domain_and_filter():
+    from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES
+    from medmix.recipe import LanguageFilterStage, QualityFilterStage
+
+    language = LanguageFilterStage(kind="language_filter", thresholds={"clinical": 0.3})
+    assert language.thresholds == {"biomedical": 0.5, "clinical": 0.3, "general": 0.65}
+    quality = QualityFilterStage(kind="quality_filter", profiles={"clinical": {"gopher_quality": {"min_doc_words": 9}},
+                                                                  "general": {"c4": None}})
+    clinical = quality.profiles["clinical"]
+    assert clinical.gopher_quality == {**DEFAULT_QUALITY_PROFILES["clinical"]["gopher_quality"], "min_doc_words": 9}
+    assert clinical.gopher_repetition == DEFAULT_QUALITY_PROFILES["clinical"]["gopher_repetition"]
+    assert quality.profiles["general"].c4 is None and quality.profiles["general"].fineweb == {}
+    assert quality.profiles["biomedical"].model_dump() == {"c4": None, "fineweb": None,
+                                                          **DEFAULT_QUALITY_PROFILES["biomedical"]}
+    with pytest.raises(Exception, match="clinical -> gopher_quality: unknown parameters"):
+        QualityFilterStage(kind="quality_filter", profiles={"clinical": {"gopher_quality": {"min_words": 1}}})
