@@ -144,7 +144,7 @@ class DedupSignatures(DedupPhase):
                 key = doc_key(rank, position)
                 tokens = words(doc.text)
                 values = shingles_of_words(tokens, s.ngram)
-                exact = exact_hash(tokens)
+                exact = exact_hash(doc.text)
                 if len(values):  # a text without words has nothing to compare (and would match every other)
                     pairs[EXACT].append((exact, key))
                     keys = band_hashes(hasher.signature_of_shingles(values), s.bands, s.rows).tolist()
@@ -371,7 +371,7 @@ class DedupClusters(DedupPhase):
     def why(self, keeper: dict, other: dict, sets: ShingleSets) -> tuple[str, str]:
         kept = f"{keeper['id']} ({keeper['source']})"
         if other["exact"] == keeper["exact"]:
-            return "exact_duplicate", f"same words as {kept}"
+            return "exact_duplicate", f"same text as {kept} (up to case and spacing)"
         if keeper["key"] not in sets.where or other["key"] not in sets.where:  # joined through exact copies
             return "near_duplicate", f"in the near-duplicate cluster kept as {kept}"
         similarity = sets.jaccard(keeper["key"], other["key"])

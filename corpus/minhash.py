@@ -64,9 +64,9 @@ def shingles_of_words(tokens: list[str], n: int) -> np.ndarray:
     return combined
 
 
-def exact_hash(tokens: list[str]) -> int:
-    """Hash of a text's words (see `words`): equal for texts that differ only in case, spacing and punctuation."""
-    return xxhash.xxh3_64_intdigest(" ".join(tokens).encode("utf-8", "surrogatepass"))
+def exact_hash(text: str) -> int:
+    """Hash of the text with case and whitespace folded: equal for texts that differ only in those."""
+    return xxhash.xxh3_64_intdigest(" ".join(text.lower().split()).encode("utf-8", "surrogatepass"))
 
 
 class MinHasher:

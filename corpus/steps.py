@@ -58,7 +58,8 @@ class DocumentStep(AccountedStep):
         books = self.open_books(rank)
         for doc in data or ():
             source = doc.metadata.get("source", "")
-            chars_in = len(doc.text)
+            original = doc.text  # steps may edit in place; the quarantine keeps what came in
+            chars_in = len(original)
             books.incoming(source, chars_in)
             try:
                 with self.track_time():
@@ -70,7 +71,7 @@ class DocumentStep(AccountedStep):
             if isinstance(result, Document) and not result.text.strip():
                 result = Removal("empty_text", f"nothing left after {self.slug}")
             if isinstance(result, Removal):
-                books.removed(source, result, document_record(doc), chars_in)
+                books.removed(source, result, document_record(doc) | {"text": original}, chars_in)
                 continue
             books.kept(source, len(result.text), chars_in)
             self.update_doc_stats(result)

@@ -38,7 +38,7 @@ def test_edits_errors_and_emptied_documents_are_all_in_the_books(tmp_path, run_s
     assert result.reasons() == {"error:ValueError": 1, "dropped": 1, "empty_text": 1}
     # the exception's message never reaches the books; the document itself is quarantined whole
     assert all("cannot shout" not in r["detail"] for r in result.removed)
-    assert {r["id"] for r in result.removed} == {"1", "2", "3"}
+    assert {r["id"]: r["text"] for r in result.removed} == {"1": "banned words", "2": "please drop", "3": "    "}
     rows = {(r["source"], r["outcome"]): r for r in result.ledger if r["outcome"] != "removed"}
     assert rows[("pmc", "edited")]["docs"] == 1 and rows[("pmc", "edited")]["chars"] == 4  # "  hello  " -> "HELLO"
     for source in ("pmc", "web"):
