@@ -98,7 +98,7 @@ def recipe_stage_steps(recipe: Recipe, stage, directory: Path) -> list[PipelineS
                                            "split_ids": b.split_ids and resolve_path(recipe, b.split_ids)})
                       for b in stage.benchmarks]
         return [Decontaminate(directory, stage.kind, benchmarks=[b.model_dump() for b in benchmarks],
-                              ngram=stage.ngram, minhash_threshold=stage.minhash_threshold, action=stage.action)]
+                              ngram=stage.ngram, containment=stage.containment, action=stage.action)]
     raise RecipeError(f"stage kind '{stage.kind}' has no implementation")  # the schema admits only known kinds
 
 

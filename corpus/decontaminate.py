@@ -1,9 +1,14 @@
 """Benchmark decontamination: corpus documents that overlap an evaluation item are removed (or flagged).
 
-Each benchmark's test items (question, options, contexts) are indexed two ways:
-- every word 13-gram, in a sorted hash array: a document sharing any long n-gram with an item matches;
-- a MinHash LSH index (datasketch) of whole items: a document that is a near-copy of an item (e.g. a
-  PubMed abstract that is a PubMedQA context with a few edits) matches even without a 13-gram in common.
+Each benchmark's test items are split into segments (question, each option, each context, the long
+answer) and indexed two ways:
+- long n-grams: a document sharing a word 13-gram with a segment matches (8-grams for questions too
+  short for 13). N-grams that occur in several items are boilerplate ("which of the following is the
+  most likely cause of this patient's ...") and are left out of the index, or they would flag
+  every teaching case;
+- containment: the share of an item's 5-gram shingles found in the document. A lightly edited copy of a
+  question still contains most of them, while an unrelated text contains almost none. A document that
+  is a near-copy of an item (high MinHash similarity) contains it too.
 Each removal names the benchmark item it matched, e.g. `benchmark:pubmedqa` with detail `item 21645374`.
 """
 
@@ -17,23 +22,26 @@ import numpy as np
 from datatrove.data import Document
 
 from medmix.corpus.accounting import Removal
-from medmix.corpus.minhash import MinHasher, shingles, words
+from medmix.corpus.minhash import shingles_of_words, words
 from medmix.corpus.steps import DocumentStep
+from medmix.recipe import SHORT_NGRAM  # the n-gram for questions shorter than the main one
 
-MINHASH_NGRAM = 5
+CONTAINMENT_NGRAM = 5
+MIN_CONTAINMENT_SHINGLES = 8  # items with fewer shingles are matched by their n-grams only
+BOILERPLATE_ITEMS = 3  # an n-gram found in more items than this says nothing about any one of them
 
 
 @dataclass
 class BenchmarkItem:
     benchmark: str
     item_id: str
-    text: str
+    segments: list[str]
 
 
-def mcq_text(row: dict) -> str:
+def mcq_segments(row: dict) -> list[str]:
     options = row.get("options") or {}
     options = options.values() if isinstance(options, dict) else options
-    return "\n".join([str(row.get("question", "")), *map(str, options)])
+    return [str(row.get("question", "")), *map(str, options)]
 
 
 def load_items(benchmark: dict) -> Iterator[BenchmarkItem]:
@@ -46,8 +54,7 @@ def load_items(benchmark: dict) -> Iterator[BenchmarkItem]:
             if wanted is None or pmid in wanted:
                 contexts = row.get("CONTEXTS", [])
                 contexts = contexts if isinstance(contexts, list) else [contexts]
-                yield BenchmarkItem(name, pmid, "\n".join([row.get("QUESTION", ""), *contexts,
-                                                          row.get("LONG_ANSWER", "")]))
+                yield BenchmarkItem(name, pmid, [row.get("QUESTION", ""), *contexts, row.get("LONG_ANSWER", "")])
         return
     with open(path) as handle:
         for number, line in enumerate(handle, start=1):
@@ -55,60 +62,66 @@ def load_items(benchmark: dict) -> Iterator[BenchmarkItem]:
                 continue
             row = json.loads(line)
             item_id = str(row.get(benchmark.get("id_key") or "realidx", number))
-            text = mcq_text(row) if fmt == "mcq_jsonl" else "\n".join(str(row.get(f, "")) for f in benchmark["fields"])
-            yield BenchmarkItem(name, item_id, text)
+            segments = mcq_segments(row) if fmt == "mcq_jsonl" else [str(row.get(f, "")) for f in benchmark["fields"]]
+            yield BenchmarkItem(name, item_id, segments)
 
 
-def as_datasketch(signature: np.ndarray):
-    """Our uint32 signature as a datasketch MinHash, for its LSH index (the values are 32-bit affine hashes)."""
-    from datasketch import MinHash
+class HashIndex:
+    """Sorted n-gram hashes with the item each came from; n-grams of more than BOILERPLATE_ITEMS items dropped."""
 
-    return MinHash(num_perm=len(signature), hashvalues=signature.astype(np.uint64), scheme="affine32")
+    def __init__(self, hashes: list[np.ndarray], owners: list[np.ndarray]):
+        values = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+        items = np.concatenate(owners) if owners else np.empty(0, np.int64)
+        pairs = np.unique(np.stack([values, items.astype(np.uint64)], axis=1), axis=0) if len(values) else \
+            np.empty((0, 2), np.uint64)
+        distinct, first, counts = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+        keep = counts <= BOILERPLATE_ITEMS
+        self.hashes, self.owners = distinct[keep], pairs[first[keep], 1].astype(np.int64)
+        kept_pairs = np.isin(pairs[:, 0], self.hashes)
+        self.per_item = pairs[kept_pairs, 1].astype(np.int64)  # one entry per indexed (n-gram, item)
+
+    def owners_of(self, values: np.ndarray) -> np.ndarray:
+        """The item of each value found in the index."""
+        if not len(self.hashes) or not len(values):
+            return np.empty(0, np.int64)
+        positions = np.minimum(np.searchsorted(self.hashes, values), len(self.hashes) - 1)
+        return self.owners[positions[self.hashes[positions] == values]]
 
 
 class BenchmarkIndex:
-    """13-gram hashes and MinHash LSH over all benchmark items."""
+    """Long n-grams and 5-gram containment over all benchmark items."""
 
-    def __init__(self, items: list[BenchmarkItem], ngram: int, minhash_threshold: float, num_perm: int = 128):
-        from datasketch import MinHashLSH
-
-        self.items, self.ngram = items, ngram
-        self.hasher = MinHasher(num_perm, MINHASH_NGRAM)
-        hashes, owners = [], []
-        self.lsh = MinHashLSH(threshold=minhash_threshold, num_perm=num_perm)
-        self.signatures = []
-        self.too_short = 0
+    def __init__(self, items: list[BenchmarkItem], ngram: int, containment: float):
+        self.items, self.ngram, self.containment = items, ngram, containment
+        long, short, shingled = ([], []), ([], []), ([], [])
         for index, item in enumerate(items):
-            if len(words(item.text)) >= ngram:
-                values = np.unique(shingles(item.text, ngram))
-                hashes.append(values)
-                owners.append(np.full(len(values), index, dtype=np.int64))
-            else:
-                self.too_short += 1  # still covered by MinHash below
-            signature = self.hasher.signature(item.text)
-            self.signatures.append(signature)
-            self.lsh.insert(str(index), as_datasketch(signature))
-        all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-        order = np.argsort(all_hashes, kind="stable")
-        self.hashes = all_hashes[order]
-        self.owners = (np.concatenate(owners) if owners else np.empty(0, np.int64))[order]
-        self.minhash_threshold = minhash_threshold
-        self.num_perm = num_perm
+            for number, segment in enumerate(item.segments):
+                tokens = words(segment)
+                is_option = number > 0 and len(tokens) < SHORT_NGRAM  # short answer options are generic
+                for (hashes, owners), n, wanted in ((long, ngram, len(tokens) >= ngram),
+                                                    (short, SHORT_NGRAM, SHORT_NGRAM <= len(tokens) < ngram),
+                                                    (shingled, CONTAINMENT_NGRAM, not is_option)):
+                    if wanted and tokens:
+                        values = np.unique(shingles_of_words(tokens, n))
+                        hashes.append(values)
+                        owners.append(np.full(len(values), index, dtype=np.int64))
+        self.long, self.short, self.shingles = HashIndex(*long), HashIndex(*short), HashIndex(*shingled)
+        self.sizes = np.bincount(self.shingles.per_item, minlength=len(items))  # indexed 5-grams per item
 
     def match(self, text: str) -> tuple[BenchmarkItem, str] | None:
         """The first item this text overlaps, and how; None for a clean text."""
-        if len(self.hashes):
-            values = shingles(text, self.ngram) if len(words(text)) >= self.ngram else np.empty(0, np.uint64)
-            positions = np.searchsorted(self.hashes, values)
-            positions[positions == len(self.hashes)] = 0
-            hits = np.flatnonzero(self.hashes[positions] == values)
-            if len(hits):
-                return self.items[int(self.owners[positions[hits[0]]])], f"shares a {self.ngram}-gram"
-        signature = self.hasher.signature(text)
-        for candidate in sorted(self.lsh.query(as_datasketch(signature)), key=int):
-            similarity = float(np.mean(self.signatures[int(candidate)] == signature))
-            if similarity >= self.minhash_threshold:
-                return self.items[int(candidate)], f"MinHash similarity {similarity:.2f}"
+        tokens = words(text)
+        for index, n in ((self.long, self.ngram), (self.short, SHORT_NGRAM)):
+            if len(tokens) >= n and len(hits := index.owners_of(shingles_of_words(tokens, n))):
+                return self.items[int(hits.min())], f"shares a {n}-gram"
+        hits = self.shingles.owners_of(np.unique(shingles_of_words(tokens, CONTAINMENT_NGRAM)))
+        if len(hits):
+            found = np.bincount(hits, minlength=len(self.items))
+            share = np.divide(found, self.sizes, out=np.zeros(len(self.items)), where=self.sizes > 0)
+            share[self.sizes < MIN_CONTAINMENT_SHINGLES] = 0
+            best = int(np.argmax(share))
+            if share[best] >= self.containment:
+                return self.items[best], f"contains {share[best]:.0%} of its 5-grams"
         return None
 
 
@@ -118,16 +131,16 @@ class Decontaminate(DocumentStep):
     name = "🧪 Decontaminate"
     slug = "decontaminate"
 
-    def __init__(self, stage_dir, stage: str, benchmarks: list[dict], ngram: int = 13, minhash_threshold: float = 0.7,
+    def __init__(self, stage_dir, stage: str, benchmarks: list[dict], ngram: int = 13, containment: float = 0.3,
                  action: str = "remove"):
         super().__init__(stage_dir, stage)
-        self.benchmarks, self.ngram, self.minhash_threshold, self.action = benchmarks, ngram, minhash_threshold, action
+        self.benchmarks, self.ngram, self.containment, self.action = benchmarks, ngram, containment, action
         self.index: BenchmarkIndex | None = None
 
     def prepare(self) -> None:
         if self.index is None:  # built once per worker process
             items = [item for benchmark in self.benchmarks for item in load_items(benchmark)]
-            self.index = BenchmarkIndex(items, self.ngram, self.minhash_threshold)
+            self.index = BenchmarkIndex(items, self.ngram, self.containment)
 
     def process(self, doc: Document) -> Document | Removal:
         found = self.index.match(doc.text)

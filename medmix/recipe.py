@@ -140,6 +140,7 @@ class NormalizeStage(Strict):
 
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
+SHORT_NGRAM = 8  # decontamination's n-gram for short questions (medmix.corpus.decontaminate)
 
 
 DEFAULT_LANGUAGE_THRESHOLDS = {"biomedical": 0.5, "clinical": 0.25, "general": 0.65}
@@ -232,8 +233,9 @@ class BenchmarkSet(Strict):
 class DecontaminateStage(Strict):
     kind: Literal["decontaminate"]
     benchmarks: list[BenchmarkSet] = Field(min_length=1)
-    ngram: Annotated[int, Field(ge=5)] = 13
-    minhash_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
+    ngram: Annotated[int, Field(ge=SHORT_NGRAM + 1)] = 13
+    containment: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.3, description="share of an item's 5-grams that a document must contain to match it")
     action: Literal["remove", "flag"] = "remove"
 
 

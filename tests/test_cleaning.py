@@ -133,18 +133,49 @@ def test_pubmedqa_contexts_mixed_into_pubmed_are_all_caught_and_unrelated_abstra
     assert first["reason"] == "benchmark:pubmedqa" and first["detail"].startswith(f"item {leaked[0].id[5:]}:")
 
 
-def test_edited_copies_of_benchmark_questions_are_caught(shared, tmp_path, run_step):
-    medqa = {"name": "medqa", "format": "mcq_jsonl", "path": str(shared / "benchmarks" / "medqa_usmle_test.jsonl"),
-             "split_ids": None, "fields": [], "id_key": "realidx"}
-    rows = [json.loads(line) for line in open(medqa["path"])][:50]
-    copies = [doc(f"Practice question of the week. {row['question']} Answer below.", "general", f"copy-{i}")
-              for i, row in enumerate(rows)]
-    clean = [doc("A patient asked about the weather and the bus timetable. " * 5, "general", "clean")]
-    step = Decontaminate(tmp_path, "decontaminate", [medqa], action="flag")
-    result = run_step(step, iter(copies + clean))
-    flagged = [d for d in result.docs if "contamination" in d.metadata]
-    assert len(flagged) == 50 and result.count("removed") == 0
-    assert flagged[0].metadata["contamination"]["benchmark"] == "medqa"
+def benchmark(shared, name: str, file: str) -> dict:
+    return {"name": name, "format": "mcq_jsonl", "path": str(shared / "benchmarks" / file), "split_ids": None,
+            "fields": [], "id_key": "realidx"}
+
+
+def substituted(text: str, every: int, seed: int) -> str:
+    """One word in `every` replaced by another."""
+    rng = random.Random(seed)
+    tokens = text.split()
+    for index in range(rng.randrange(every), len(tokens), every):
+        tokens[index] = rng.choice(["several", "perhaps", "notably", "currently"])
+    return " ".join(tokens)
+
+
+def test_edited_and_reformatted_benchmark_questions_are_caught(shared, tmp_path, run_step):
+    medqa = benchmark(shared, "medqa", "medqa_usmle_test.jsonl")
+    medmcqa = benchmark(shared, "medmcqa", "medmcqa_dev.jsonl")
+    rows = [json.loads(line) for line in open(medqa["path"])][:60]
+    edited = [doc(f"Practice question of the week. {substituted(row['question'], 10, i)} Answer below.",
+                  "general", f"edited-{i}") for i, row in enumerate(rows)]
+    short = [row for row in map(json.loads, open(medmcqa["path"])) if 8 <= len(row["question"].split()) < 13][:40]
+    quizzes = [doc(f"Quiz: {row['question']} A) {row['options']['A']} B) {row['options']['B']} "
+                   f"C) {row['options']['C']} D) {row['options']['D']}", "general", f"quiz-{i}")
+               for i, row in enumerate(short)]
+    step = Decontaminate(tmp_path, "decontaminate", [medqa, medmcqa], action="flag")
+    result = run_step(step, iter(edited + quizzes))
+    flagged = {d.id for d in result.docs if "contamination" in d.metadata}
+    assert len(flagged & {d.id for d in edited}) >= 57  # 95% of questions with one word in ten replaced
+    assert len(flagged & {d.id for d in quizzes}) >= 38  # 95% of short questions reprinted as quizzes
+    assert result.count("removed") == 0
+
+
+def test_boilerplate_shared_by_many_questions_is_not_contamination(shared, tmp_path, run_step):
+    teaching = [
+        "A 34-year-old man comes to clinic with a week of fatigue and joint pain after a camping trip. "
+        "Which of the following is the most likely cause of this patient's symptoms? We discuss tick-borne "
+        "illness and how to take a travel history.",
+        "Which of the following is the most appropriate next step in management? Residents practise answering "
+        "board-style questions about a patient with chest pain and a normal electrocardiogram.",
+    ]
+    step = Decontaminate(tmp_path, "decontaminate", [benchmark(shared, "medqa", "medqa_usmle_test.jsonl")])
+    result = run_step(step, iter([doc(text, "general", f"t{i}") for i, text in enumerate(teaching)]))
+    assert result.count("removed") == 0, result.removed
 
 
 def test_normalizing_real_pmc_full_texts_strips_citation_markers_and_keeps_the_prose(shared, tmp_path, run_step):
