@@ -10,7 +10,7 @@ def test_physionet_dev_split_offsets_point_at_the_phrases(shared):
     assert len(notes) == 1493
     spans = [(note, span) for note in notes for span in note.spans]
     assert len(spans) == 1143
-    phrases = {line.split(maxsplit=5)[5] for line in (folder / "id-phi.phrase").read_text().splitlines()}
+    phrases = {line.split(maxsplit=5)[5].strip() for line in (folder / "id-phi.phrase").read_text().splitlines()}
     assert all(note.text[span.start:span.end].strip() in phrases for note, span in spans)
     first = next(note for note in notes if note.id == "1-1")
     assert first.text[48:55] == "CALVERT" and first.spans[0] == Span(48, 55, "Location")

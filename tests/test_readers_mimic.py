@@ -71,7 +71,8 @@ def test_mimic4_discharge_notes(tmp_path, run_step):
     assert [d.id for d in result.docs] == ["10000032-DS-21", "10000084-DS-17"]
     assert result.docs[0].text.startswith(" \nName:  ___")
     assert result.docs[1].metadata == {"subject_id": "10000084", "hadm_id": "23052089", "note_type": "DS",
-                                       "charttime": "2160-11-25 00:00:00", "source": "mimic4", "domain": "clinical"}
+                                       "charttime": "2160-11-25 00:00:00", "source": "mimic4", "domain": "clinical",
+                                       "phi_placeholder": "___"}
 
 
 REPORT = ("                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
