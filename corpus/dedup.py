@@ -214,15 +214,17 @@ class DedupBuckets(DedupPhase):
         import polars as pl
 
         s, work = self.settings, self.settings.work_dir
-        docs = load_docs(work)
-        samples = [np.fromfile(p, dtype=np.uint64).reshape(-1, s.sample_size + 1)
-                   for p in sorted((work / "samples").glob("*.bin"))]
-        samples = np.concatenate(samples) if samples else np.empty((0, s.sample_size + 1), np.uint64)
-        sample_of = {int(row[0]): row[1:][row[1:] != np.iinfo(np.uint64).max].tolist() for row in samples}
-        full_texts = docs.filter((pl.col("text_type") == "full_text") & pl.col("pmid").is_not_null())
-        abstracts = docs.filter(pl.col("key").is_in(list(sample_of)))
-        pairs = full_texts.select(full_key="key", pmid="pmid").join(abstracts.select(abstract_key="key", pmid="pmid"),
-                                                                    on="pmid")
+        docs = load_docs(work).filter(pl.col("pmid").is_not_null()).select("key", "pmid", "text_type")
+        full_texts = docs.filter(pl.col("text_type") == "full_text").select(full_key="key", pmid="pmid")
+        abstracts = docs.filter(pl.col("text_type") == "abstract").select(abstract_key="key", pmid="pmid")
+        pairs = full_texts.join(abstracts, on="pmid")  # joined first: only these abstracts' samples are read
+        wanted = np.array(pairs["abstract_key"].unique().to_list(), dtype=np.uint64)
+        sample_of = {}
+        for path in sorted((work / "samples").glob("*.bin")):  # one task's file at a time
+            rows = np.memmap(path, dtype=np.uint64, mode="r").reshape(-1, s.sample_size + 1) \
+                if path.stat().st_size else np.empty((0, s.sample_size + 1), np.uint64)
+            for row in rows[np.isin(rows[:, 0], wanted)]:
+                sample_of[int(row[0])] = row[1:][row[1:] != np.iinfo(np.uint64).max].tolist()
         by_rank: dict[int, list[dict]] = {}
         for row in pairs.iter_rows(named=True):
             by_rank.setdefault(row["full_key"] >> 32, []).append(
@@ -335,8 +337,7 @@ class DedupClusters(DedupPhase):
         s, work = self.settings, self.settings.work_dir
         sets = ShingleSets(work / "shingles")
         near = near_edges(work, s.band_names()[:-1])
-        similarity = {(a, b): sets.jaccard(a, b) for a, b in near.tolist()}
-        verified = [pair for pair, value in similarity.items() if value >= s.threshold]
+        verified = [(a, b) for a, b in near.tolist() if sets.jaccard(a, b) >= s.threshold]
         edges = np.concatenate([np.load(work / "edges" / f"{EXACT}.npy"),
                                 np.array(verified, dtype=np.uint64).reshape(-1, 2)])
         order = {source: index for index, source in enumerate(s.priority)}
@@ -361,7 +362,7 @@ class DedupClusters(DedupPhase):
                     removals[other["key"]] = self.why(keeper, other, sets)
         if s.containment:
             self.contained_abstracts(docs, removals)
-        ids = dict(docs.select("key", "id").iter_rows())
+        ids = dict(docs.filter(pl.col("key").is_in(list(removals))).select("key", "id").iter_rows())
         write_parquet(work / "removals.parquet", pa.Table.from_pylist(
             [{"key": k, "id": ids[k], "reason": r, "detail": d} for k, (r, d) in sorted(removals.items())],
             schema=REMOVAL_SCHEMA))
@@ -385,8 +386,11 @@ class DedupClusters(DedupPhase):
         contained = pa.concat_tables([pq.read_table(p) for p in sorted((self.settings.work_dir / "contained")
                                                                       .glob("*.parquet"))] or
                                      [CONTAINED_SCHEMA.empty_table()])
-        names = {row["key"]: f"{row['id']} ({row['source']})"
-                 for row in docs.select("key", "id", "source").iter_rows(named=True)}
+        import polars as pl
+
+        full_keys = set(contained.column("full_key").to_pylist())
+        names = {key: f"{doc_id} ({source})" for key, doc_id, source in
+                 docs.filter(pl.col("key").is_in(list(full_keys))).select("key", "id", "source").iter_rows()}
         for row in sorted(contained.to_pylist(), key=lambda r: (-r["share"], r["full_key"])):
             if (row["share"] >= self.settings.containment_threshold and row["full_key"] not in removals
                     and row["abstract_key"] not in removals):
