@@ -308,7 +308,7 @@ def main() -> None:
     for folder in ("dt_sigs", "medmix_sigs", "medmix_dedup"):
         shutil.rmtree(SCRATCH / folder, ignore_errors=True)
 
-    print(f"\nmemory of medmix DedupSignatures, fresh spawned child per run (~1 KB documents, streamed):")
+    print("\nmemory of medmix DedupSignatures, fresh spawned child per run (~1 KB documents, streamed):")
     for label, r in (("N", small), ("4N", large)):
         print(f"  {label:<2} = {r['documents']:>6} docs, {r['mb']:6.2f} MB: peak RSS {r['rss_peak']:7.1f} MB "
               f"(before the step {r['rss_before']:7.1f} MB), {r['seconds']:.1f} s, word cache {r['word_cache']} words")
