@@ -30,3 +30,19 @@ def test_demo_runs_with_the_network_blocked(tmp_path):
     assert attempts == ""
     assert "07_decontaminate" in result.stdout
     assert list((tmp_path / "demo" / "build" / "stages" / "07_decontaminate" / "kept").glob("*.jsonl.gz"))
+
+
+PRESIDIO_OFFLINE = """
+from medmix.corpus.phi.presidio_offline import stock_analyzer
+analyzer = stock_analyzer()
+text = "Call Dr. John Smith at 617-555-0123 or john.smith@example.org, see https://example.org/chart."
+found = sorted({r.entity_type for r in analyzer.analyze(text, language="en")})
+print(",".join(found))
+"""
+
+
+def test_presidio_runs_with_the_network_blocked(tmp_path):
+    result, attempts = run_offline([sys.executable, "-c", PRESIDIO_OFFLINE], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert attempts == ""
+    assert {"EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER", "URL"} <= set(result.stdout.strip().split(","))
