@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -19,16 +18,13 @@ from datatrove.data import Document
 
 from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES, LanguageFilter, QualityFilter
 from medmix.corpus.normalize import Normalizer
+from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.corpus.readers import reader_for
 from medmix.recipe import LanguageFilterStage, parse_recipe
 
-PHYSIONET_RECORD = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n(.*?)\|\|\|\|END_OF_RECORD", re.S)
-
-
 def physionet_notes(path: Path) -> list[Document]:
-    text = path.read_text()
-    return [Document(text=body, id=f"{patient}-{note}", metadata={"source": "physionet_deid", "domain": "clinical"})
-            for patient, note, body in PHYSIONET_RECORD.findall(text)]
+    return [Document(text=body, id=key, metadata={"source": "physionet_deid", "domain": "clinical"})
+            for key, body in read_physionet_notes(path).items()]
 
 
 def read_source(shared: Path, name: str, domain: str, fmt: str, paths: list[str], options=None) -> list[Document]:

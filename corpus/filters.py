@@ -58,7 +58,7 @@ class LanguageFilter(DocumentStep):
     def process(self, doc: Document) -> Document | Removal:
         language, score = self.predict(doc.text)
         doc.metadata["language"], doc.metadata["language_score"] = language, round(score, 4)
-        threshold = self.thresholds.get(doc.metadata.get("domain"), 0.65)
+        threshold = self.thresholds[doc.metadata["domain"]]  # the recipe fills in every domain
         if language not in self.languages:
             return Removal(f"language:{language}", f"{language} {score:.2f}")
         if score < threshold:

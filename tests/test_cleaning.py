@@ -11,6 +11,7 @@ from medmix.corpus.decontaminate import Decontaminate
 from medmix.corpus.demo_data import web_page
 from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES, LanguageFilter, QualityFilter
 from medmix.corpus.normalize import Normalizer, placeholder_tag
+from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.corpus.readers.pubmed import PubmedReader
 from medmix.recipe import LanguageFilterStage
 
@@ -87,11 +88,8 @@ def test_language_filter_on_the_universal_declaration_in_387_languages(shared, t
 
 
 def physionet_notes(shared):
-    import re
-
-    text = (shared / "phi" / "physionet_deid_dev" / "id.text").read_text()
-    pattern = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n(.*?)\|\|\|\|END_OF_RECORD", re.S)
-    return [doc(body, "clinical", f"{p}-{n}") for p, n, body in pattern.findall(text)]
+    notes = read_physionet_notes(shared / "phi" / "physionet_deid_dev" / "id.text")
+    return [doc(body, "clinical", key) for key, body in notes.items()]
 
 
 def test_real_all_caps_nursing_notes_survive_language_and_quality_filters(shared, tmp_path, run_step):

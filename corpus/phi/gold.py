@@ -29,9 +29,13 @@ class AnnotatedNote:
     spans: list[Span] = field(default_factory=list)
 
 
+def read_physionet_notes(text_path: str | Path) -> dict[str, str]:
+    """Note text by id (`<patient>-<note>`), from a PhysioNet `id.text` file."""
+    return {f"{patient}-{note}": body for patient, note, body in RECORD.findall(Path(text_path).read_text())}
+
+
 def read_physionet(text_path: str | Path, phrase_path: str | Path) -> list[AnnotatedNote]:
-    notes = {f"{patient}-{note}": AnnotatedNote(f"{patient}-{note}", body)
-             for patient, note, body in RECORD.findall(Path(text_path).read_text())}
+    notes = {key: AnnotatedNote(key, body) for key, body in read_physionet_notes(text_path).items()}
     for number, line in enumerate(Path(phrase_path).read_text().splitlines(), start=1):
         if not line.strip():
             continue

@@ -80,6 +80,8 @@ class PubmedReader(SourceReader):
     def __init__(self, *args, require_abstract: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.require_abstract = require_abstract
+        # each file's position in PubMed's release order: by file name (baseline n0001.., then the updates)
+        self.file_order = {path: i for i, path in enumerate(sorted(self.files, key=lambda p: (Path(p).name, p)))}
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._versions: list[tuple[str, int, bool]] = []
@@ -88,12 +90,8 @@ class PubmedReader(SourceReader):
         write_parquet(version_index_dir(self.stage_dir, self.source) / f"{rank:05d}.parquet",
                       pa.Table.from_pylist(rows, schema=VERSION_INDEX_SCHEMA))
 
-    def file_order(self) -> dict[str, int]:
-        """Position of each file in PubMed's release order: by file name (baseline n0001.. then updates)."""
-        return {path: i for i, path in enumerate(sorted(self.files, key=lambda p: (Path(p).name, p)))}
-
     def records(self, path: str) -> Iterator[Document | Rejected]:
-        file_index = self.file_order()[path]
+        file_index = self.file_order[path]
         with open_binary(path) as stream:
             head = read_head(stream)
             if b"<PubmedArticleSet" in head:
