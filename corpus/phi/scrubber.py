@@ -1,0 +1,131 @@
+"""The PHI scrubber: presidio's `AnalyzerEngine` running medmix's recognizers, plus what presidio leaves to us.
+
+What is added around presidio:
+- chunking: texts of any length, cut into overlapping chunks (spaCy refuses more than 1,000,000
+  characters) so that PHI at a chunk boundary is seen whole by one of the two chunks;
+- propagation: a name or place found once by its context ("Dr. Healey") is redacted wherever else
+  the same word appears in the document ("healey aware");
+- merging: overlapping finds become one span, labelled by the longest find.
+
+Nothing here logs or raises with document text: callers get spans and counts by label only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import regex as re
+
+from medmix.corpus.phi.context import STOP, tokenize
+from medmix.corpus.phi.gold import Span
+from medmix.corpus.phi.lexicon import load_lexicon
+from medmix.corpus.phi.presidio_offline import DEFAULT_SPACY_MODEL, offline_tldextract
+from medmix.corpus.phi.recognizers import ContextRecognizer, ShapeRecognizer
+
+PROPAGATED = {"NAME", "LOCATION"}
+SPACY_LABELS = {"PERSON": "NAME", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+
+
+@dataclass(frozen=True)
+class ScrubberSettings:
+    """How the engine is built. `ner_model` adds spaCy NER (slower; see benchmarks/README.md)."""
+
+    ner_model: str | None = None
+    chunk_chars: int = 100_000
+    overlap_chars: int = 2_000
+
+
+def build_analyzer(settings: ScrubberSettings):
+    """presidio's AnalyzerEngine with an explicit NLP engine (never a download) and medmix's recognizers."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
+
+    offline_tldextract()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.add_recognizer(ShapeRecognizer())
+    registry.add_recognizer(ContextRecognizer())
+    if settings.ner_model:
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": settings.ner_model}])
+        registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]))
+    else:
+        engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": DEFAULT_SPACY_MODEL}])
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+
+
+def chunk_bounds(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """`[(start, end)]` covering `range(length)`, each chunk overlapping the next by `overlap` characters."""
+    if length <= size:
+        return [(0, length)]
+    bounds, start = [], 0
+    while True:
+        end = min(start + size, length)
+        bounds.append((start, end))
+        if end == length:
+            return bounds
+        start = end - overlap
+
+
+def merge(spans: list[Span], text: str) -> list[Span]:
+    """Overlapping or touching spans become one; the label is the longest constituent's."""
+    merged: list[list] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and span.start <= merged[-1][1]:
+            last = merged[-1]
+            if span.end - span.start > last[3]:
+                last[2], last[3] = span.label, span.end - span.start
+            last[1] = max(last[1], span.end)
+        else:
+            merged.append([span.start, span.end, span.label, span.end - span.start])
+    out = []
+    for start, end, label, _ in merged:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            out.append(Span(start, end, label))
+    return out
+
+
+class PhiScrubber:
+    """Finds PHI spans in a text; `replace.py` turns them into tags or surrogates."""
+
+    def __init__(self, settings: ScrubberSettings = ScrubberSettings()):
+        self.settings = settings
+        self.analyzer = build_analyzer(settings)
+        self.lexicon = load_lexicon()
+
+    def _analyze(self, text: str) -> list[Span]:
+        found = self.analyzer.analyze(text=text, language="en")
+        return [Span(r.start, r.end, SPACY_LABELS.get(r.entity_type, r.entity_type)) for r in found]
+
+    def find(self, text: str) -> list[Span]:
+        spans: list[Span] = []
+        for start, end in chunk_bounds(len(text), self.settings.chunk_chars, self.settings.overlap_chars):
+            spans += [Span(s.start + start, s.end + start, s.label) for s in self._analyze(text[start:end])]
+        spans += self._propagate(text, spans)
+        return merge(spans, text)
+
+    def _propagate(self, text: str, spans: list[Span]) -> list[Span]:
+        """Every other occurrence of a word that a name or place rule found somewhere in the document."""
+        terms: dict[str, str] = {}
+        for span in spans:
+            if span.label not in PROPAGATED:
+                continue
+            for token in tokenize(text[span.start:span.end]):
+                word = token.low
+                if (len(word) > 2 and word.isalpha() and word not in STOP and word not in self.lexicon.clinical
+                        and self.lexicon.zipf(word) < 4.0):
+                    terms.setdefault(word, span.label)
+        if not terms:
+            return []
+        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.I)
+        return [Span(m.start(), m.end(), terms[m.group().lower()]) for m in pattern.finditer(text)]
+
+
+def count_labels(spans: list[Span]) -> Counter:
+    """What may be recorded about PHI: how many spans of each label, never their text."""
+    return Counter(span.label for span in spans)
