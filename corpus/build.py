@@ -36,6 +36,7 @@ from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupS
 from medmix.corpus.filters import LanguageFilter, QualityFilter
 from medmix.corpus.minhash import lsh_bands
 from medmix.corpus.normalize import Normalizer
+from medmix.corpus.phi.step import PhiScrub
 from medmix.corpus.readers import PubmedVersions, reader_for
 from medmix.corpus.steps import LengthFilter
 from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
@@ -99,6 +100,11 @@ def recipe_stage_steps(recipe: Recipe, stage, directory: Path) -> list[PipelineS
                       for b in stage.benchmarks]
         return [Decontaminate(directory, stage.kind, benchmarks=[b.model_dump() for b in benchmarks],
                               ngram=stage.ngram, containment=stage.containment, action=stage.action)]
+    if stage.kind == "phi":
+        return [PhiScrub(directory, stage.kind, domains=stage.domains, check_deidentified=stage.check_deidentified,
+                         deidentified_sources=[s.name for s in recipe.sources if s.deidentified],
+                         replacement=stage.replacement, secret=stage.secret and stage.secret.get_secret_value(),
+                         patient_key=stage.patient_key, ner_model=stage.ner_model)]
     raise RecipeError(f"stage kind '{stage.kind}' has no implementation")  # the schema admits only known kinds
 
 

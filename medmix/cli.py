@@ -140,5 +140,94 @@ def demo(
     show_status(run_dir / "build")
 
 
+def phi_scrubber(ner_model: str | None):
+    from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings
+
+    with console.status("loading the PHI scrubber (lexicons, presidio)"):
+        return PhiScrubber(ScrubberSettings(ner_model=ner_model))
+
+
+NerOpt = Annotated[Optional[str], typer.Option("--ner-model", help="add spaCy NER with this installed model")]
+
+
+@app.command()
+def scrub(
+    source: Annotated[Path, typer.Argument(help="input JSONL, one record per line")],
+    target: Annotated[Path, typer.Argument(help="output JSONL: {id, text, phi: [{start, end, label}]} per record")],
+    text_key: Annotated[str, typer.Option("--text-key")] = "text",
+    id_key: Annotated[str, typer.Option("--id-key")] = "id",
+    surrogates: Annotated[bool, typer.Option("--surrogates", help="fake names and shifted dates, not tags")] = False,
+    secret_env: Annotated[str, typer.Option(help="environment variable holding the surrogate secret")] = "MEDMIX_PHI_SECRET",
+    patient_key: Annotated[str, typer.Option(help="field that identifies the patient (date shift)")] = "subject_id",
+    ner_model: NerOpt = None,
+) -> None:
+    """Scrub PHI from a JSONL file; offsets in `phi` point into the original text."""
+    import os
+
+    from medmix.corpus.phi.files import scrub_jsonl
+    from medmix.corpus.phi.replace import Surrogates
+
+    if not source.is_file():
+        fail(f"{source}: no such file")
+    if target.resolve() == source.resolve():
+        fail("the output must not overwrite the input")
+    secret = os.environ.get(secret_env, "")
+    if surrogates and not secret:
+        fail(f"--surrogates needs a secret in the environment variable {secret_env}")
+    scrubber = phi_scrubber(ner_model)
+    with Progress(TextColumn("scrubbing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("scrub", total=source.stat().st_size)
+        report = scrub_jsonl(source, target, scrubber, Surrogates(secret) if surrogates else None, text_key, id_key,
+                             patient_key, advance=lambda n: progress.advance(task, n))
+    found = ", ".join(f"{label} {count}" for label, count in report.labels.most_common()) or "none"
+    console.print(f"{report.records} records, {report.chars:,} characters; PHI spans by label: {found}")
+    if report.failed:
+        problems = ", ".join(f"{problem}: {count}" for problem, count in report.errors.items())
+        console.print(f"[bold red]{report.failed} records could not be scrubbed[/] ({problems}); "
+                      "their output lines carry an `error` and no text")
+        raise typer.Exit(1)
+
+
+@app.command("phi-eval")
+def phi_eval(
+    physionet: Annotated[Optional[Path], typer.Option(help="folder with PhysioNet id.text and id-phi.phrase")] = None,
+    presidio: Annotated[Optional[Path], typer.Option(help="presidio-research synthetic dataset JSON")] = None,
+    ner_model: NerOpt = None,
+) -> None:
+    """Score the scrubber: strict and lenient span recall, recall per category, character precision."""
+    import time
+
+    from medmix.corpus.phi.evaluate import score
+    from medmix.corpus.phi.gold import read_physionet, read_presidio_synthetic
+
+    sets = {}
+    if physionet:
+        if not (physionet / "id.text").is_file() or not (physionet / "id-phi.phrase").is_file():
+            fail(f"{physionet}: expected id.text and id-phi.phrase in it")
+        sets["physionet"] = read_physionet(physionet / "id.text", physionet / "id-phi.phrase")
+    if presidio:
+        if not presidio.is_file():
+            fail(f"{presidio}: no such file")
+        sets["presidio synthetic"] = read_presidio_synthetic(presidio)
+    if not sets:
+        fail("give --physionet and/or --presidio")
+    scrubber = phi_scrubber(ner_model)
+    for name, notes in sets.items():
+        started = time.perf_counter()
+        predictions = {note.id: scrubber.find(note.text) for note in notes}
+        seconds = time.perf_counter() - started
+        scores = score(notes, predictions)
+        chars = sum(len(note.text) for note in notes)
+        console.print(f"[bold]{name}[/]: {len(notes)} notes, {scores.spans} gold spans, {chars / seconds / 1e3:.0f} KB/s")
+        table = Table("measure", "value")
+        table.add_row("strict recall", f"{scores.strict_recall:.3f}")
+        table.add_row("lenient recall", f"{scores.lenient_recall:.3f}")
+        table.add_row("character precision", f"{scores.char_precision:.3f}")
+        for label, (recall, total) in scores.category_recall().items():
+            table.add_row(f"  strict recall, {label} ({total})", f"{recall:.3f}")
+        console.print(table)
+
+
 if __name__ == "__main__":
     app()

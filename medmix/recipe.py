@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator,
+                      model_validator)
 
 Domain = Literal["biomedical", "clinical", "general"]
 SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
@@ -239,8 +240,28 @@ class DecontaminateStage(Strict):
     action: Literal["remove", "flag"] = "remove"
 
 
+class PhiStage(Strict):
+    """PHI scrubbing (`medmix.corpus.phi`). De-identified sources (MIMIC) are scrubbed too by default, as a
+    residual check: their placeholders stay, and PHI that slipped through de-identification is caught."""
+
+    kind: Literal["phi"]
+    domains: list[Domain] = ["clinical"]
+    check_deidentified: bool = Field(True, description="also scrub sources marked deidentified (residual check)")
+    replacement: Literal["tags", "surrogates"] = "tags"
+    secret: SecretStr | None = Field(None, description="surrogates: key for name choice and per-patient date shift")
+    patient_key: str = Field("subject_id", description="metadata key that identifies the patient (date shift)")
+    ner_model: str | None = Field(None, description="add spaCy NER with this installed model (slower)")
+
+    @model_validator(mode="after")
+    def surrogates_need_a_secret(self) -> PhiStage:
+        if self.replacement == "surrogates" and not (self.secret and self.secret.get_secret_value()):
+            raise ValueError("replacement 'surrogates' needs a `secret`")
+        return self
+
+
 Stage = Annotated[
-    Union[LengthFilterStage, NormalizeStage, LanguageFilterStage, QualityFilterStage, DedupStage, DecontaminateStage],
+    Union[LengthFilterStage, NormalizeStage, LanguageFilterStage, QualityFilterStage, DedupStage, DecontaminateStage,
+          PhiStage],
     Field(discriminator="kind"),
 ]
 
@@ -325,11 +346,11 @@ class Recipe(Strict):
             unknown = sorted(set(getattr(stage, "priority", None) or []) - set(names))
             if unknown:
                 raise ValueError(f"stages[{index}] -> priority: unknown sources {unknown}")
+        scrubbed = {domain for stage in self.stages if stage.kind == "phi" for domain in stage.domains}
         for index, source in enumerate(self.sources):
-            # medmix has no PHI stage yet, so a clinical source must come de-identified (MIMIC does)
-            if source.domain == "clinical" and not source.deidentified:
-                raise ValueError(f"sources[{index}] '{source.name}': clinical source with no PHI stage; declare "
-                                 "the source `deidentified: true` once you know it is")
+            if source.domain == "clinical" and not source.deidentified and "clinical" not in scrubbed:
+                raise ValueError(f"sources[{index}] '{source.name}': clinical notes that are not de-identified "
+                                 "need a `phi` stage (or `deidentified: true`, if they are)")
         return self
 
 

@@ -16,7 +16,10 @@ from medmix.corpus.phi.lexicon import Lexicon
 
 TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'’]*[A-Za-z])?|\d+|\S|\n")  # a line break is a token: names do not cross it
 
-TITLES = {"dr", "drs", "doctor", "dr's", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md"}
+TITLES = {"dr", "drs", "doctor", "dr's", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md",
+          "sr", "sra", "herr", "frau", "mme", "mlle"}
+SELF_INTRODUCTIONS = [("my", "name", "is"), ("name", ":"), ("name", "is"), ("call", "me"), ("signed",),
+                      ("sincerely", ",")]  # "My name is Antti Poutiainen"
 ROLES = {"np", "rn", "lpn", "pcp", "attending", "resident", "intern", "fellow", "nurse", "cardiologist",
          "surgeon", "physician", "neurologist", "oncologist", "nephrologist", "pulmonologist", "therapist",
          "pt/ot", "sw", "social worker", "case manager", "chaplain", "priest", "rabbi", "pastor"}
@@ -118,6 +121,19 @@ class ContextRules:
         return self.lex.is_name(word) or word not in self.lex.clinical and (
             self.rare(word) or self.capitalized(token, cased) and self.lex.zipf(word) < 4.0)
 
+    def introduced_name(self, token: Token, cased: bool) -> bool:
+        """After "my name is", a capitalized word, or any census name."""
+        word = self.plain_word(token)
+        return word is not None and word not in RELATIONS and (
+            self.lex.name_dominant(word) or self.capitalized(token, cased) or self.rare(word))
+
+    def _introduction_ends(self, tokens: list[Token], index: int) -> bool:
+        for phrase in SELF_INTRODUCTIONS:
+            start = index - len(phrase) + 1
+            if start >= 0 and all(tokens[start + i].low == part for i, part in enumerate(phrase)):
+                return True
+        return False
+
     def could_be_name(self, token: Token, cased: bool) -> bool:
         """A word that may continue a name, or follow a relation word: a census name, or rare and capitalized."""
         word = self.plain_word(token)
@@ -206,6 +222,8 @@ class ContextRules:
                 found += self._names_after(tokens, index, cased, self.after_title)
             elif word in RELATIONS or word in ROLES:
                 found += self._names_after(tokens, index, cased, self.could_be_name)
+            elif self._introduction_ends(tokens, index):
+                found += self._names_after(tokens, index, cased, self.introduced_name)
             elif word in WEAK_CUES:
                 found += self._names_after(tokens, index, cased, self.mostly_a_name)
             elif word in CREDENTIALS:

@@ -110,7 +110,8 @@ PATTERNS: list[Pattern] = [
     # pager, beeper, extension numbers: only with their word before them
     Pattern("PHONE", _compile(r"\b(?:pager|beeper|pg|page|cell|cellular|mobile|home|work|office|tel|telephone|"
                               r"phone|ph|fax|ext|extension|contact|call)\b\W{0,4}(?:number|no\.?|#)?\W{0,3}"
-                              r"(?P<phi>\d[\d-]{3,}\d)\b")),
+                              r"(?P<phi>\+?\(?\d[\d \t().-]{3,}\d)\b")),
+    Pattern("PHONE", _compile(r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(0\)\s?)?\d[\d .-]{5,}\d\b")),  # international: +44 20 7946 0958
     # record, account, plan, licence, device and serial numbers: the word before them says what they are
     Pattern("ID", _compile(r"\b(?:mrn|mr#|medical record|record|chart|acct|account|policy|member|subscriber|"
                            r"insurance|health plan|plan|group|license|licence|lic|dea|npi|serial|device|lot|"
@@ -126,7 +127,8 @@ PATTERNS: list[Pattern] = [
         r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|lane|ln|way|court|ct|place|pl|terrace|ter|"
         r"parkway|pkwy|highway|hwy|circle|cir|square|sq|trail|trl|pike|turnpike)\b\.?"
         r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#)\.?\s*#?\w+)?", 0)),
-    Pattern("ADDRESS", _compile(r"\b(?:p\.?\s?o\.?\s?box|apt|apartment|suite)\s*#?\s*\d+\w*\b")),
+    Pattern("ADDRESS", _compile(r"\b(?:p\.?\s?o\.?\s?box|apt|apartment|suite)\.?\s*#?\s*\d+\w*\b")),
+    Pattern("ADDRESS", _compile(r"\b(?:zip|zip code|postal code|postcode)\W{0,3}(?:is\s+)?(?P<phi>\d{3,5}(?:[ -]\d{2,4})?)\b")),
     Pattern("ADDRESS", _compile(r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|"
                                 r"PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(?P<phi>\d{5}(?:-\d{4})?)\b", 0)),
     # dates: 7/22, 09/03/1997, 10-15-19; hyphenated m-d needs a word that says "date" before it
