@@ -187,7 +187,7 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     phases = [script.parent for script in scripts]
     # each phase: its job array, then datatrove's stats-merging job; each array waits for the one before
     job_calls = calls[0::2]
-    assert len(calls) == 2 * len(phases) == 2 * 12  # 8 stages, dedup in 5 phases
+    assert len(calls) == 2 * len(phases) == 2 * 13  # 9 stages, dedup in 5 phases
     assert "--dependency" not in job_calls[0]
     for number, call in enumerate(job_calls[1:], start=1):
         assert f"--dependency=afterok:{1000 + 2 * (number - 1)}" in call
@@ -212,5 +212,5 @@ def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_not_broken(dem
     recipe = recipe.model_copy(update={"stages": stages})
     build(recipe, tmp_path / "run")
     assert kept_content(tmp_path / "run") and not any(
-        lines for name, lines in kept_content(tmp_path / "run").items() if name.startswith(("04_", "05_", "06_", "07_")))
+        lines for name, lines in kept_content(tmp_path / "run").items() if name.startswith(("04_", "05_", "06_", "07_", "08_")))
     assert check_accounts(tmp_path / "run") == []

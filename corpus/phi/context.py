@@ -19,7 +19,8 @@ TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'’]*[A-Za-z])?|\d+|\S|\n")  # a line br
 TITLES = {"dr", "drs", "doctor", "dr's", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "md",
           "sr", "sra", "herr", "frau", "mme", "mlle"}
 SELF_INTRODUCTIONS = [("my", "name", "is"), ("name", ":"), ("name", "is"), ("call", "me"), ("signed",),
-                      ("sincerely", ",")]  # "My name is Antti Poutiainen"
+                      ("sincerely", ",")]
+INTRODUCTION_ENDS = {phrase[-1] for phrase in SELF_INTRODUCTIONS}  # "My name is Antti Poutiainen"
 ROLES = {"np", "rn", "lpn", "pcp", "attending", "resident", "intern", "fellow", "nurse", "cardiologist",
          "surgeon", "physician", "neurologist", "oncologist", "nephrologist", "pulmonologist", "therapist",
          "pt/ot", "sw", "social worker", "case manager", "chaplain", "priest", "rabbi", "pastor"}
@@ -79,10 +80,16 @@ class Token:
     end: int
     text: str
     low: str
+    word: str  # lowercase, without a possessive 's
 
 
 def tokenize(text: str) -> list[Token]:
-    return [Token(m.start(), m.end(), m.group(), m.group().lower()) for m in TOKEN.finditer(text)]
+    tokens = []
+    for match in TOKEN.finditer(text):
+        low = match.group().lower()
+        word = low[:-2] if low.endswith(("'s", "’s")) else low
+        tokens.append(Token(match.start(), match.end(), match.group(), low, word))
+    return tokens
 
 
 def is_cased(text: str) -> bool:
@@ -97,12 +104,11 @@ class ContextRules:
 
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
+        self.name_cues = TITLES | RELATIONS | ROLES | WEAK_CUES | CREDENTIALS | INTRODUCTION_ENDS
+        self.place_cues = (FACILITY_WORDS | SAINTS | set(RELIGIOUS) | PLACE_PREPOSITIONS | set(lexicon.places)
+                           | {words[0] for words in lexicon.multiword_places})
 
     # ------------------------------------------------------------------------------ word judgements
-
-    @staticmethod
-    def word(token: Token) -> str:
-        return token.low.removesuffix("'s").removesuffix("’s")
 
     @staticmethod
     def capitalized(token: Token, cased: bool) -> bool:
@@ -110,7 +116,7 @@ class ContextRules:
 
     def plain_word(self, token: Token) -> str | None:
         """The word, if it is alphabetic, two letters or more, and no stop word; else None."""
-        word = self.word(token)
+        word = token.word
         return word if len(word) > 1 and word.isalpha() and word not in STOP else None
 
     def after_title(self, token: Token, cased: bool) -> bool:
@@ -128,6 +134,8 @@ class ContextRules:
             self.lex.name_dominant(word) or self.capitalized(token, cased) or self.rare(word))
 
     def _introduction_ends(self, tokens: list[Token], index: int) -> bool:
+        if tokens[index].low not in INTRODUCTION_ENDS:
+            return False
         for phrase in SELF_INTRODUCTIONS:
             start = index - len(phrase) + 1
             if start >= 0 and all(tokens[start + i].low == part for i, part in enumerate(phrase)):
@@ -209,7 +217,7 @@ class ContextRules:
                 start = previous
             else:
                 break
-        words = [self.word(t) for t in tokens[start:end] if t.text.isalpha() and len(t.text) > 1]
+        words = [t.word for t in tokens[start:end] if t.text.isalpha() and len(t.text) > 1]
         if words and any(self.lex.is_name(w) or self.rare(w) for w in words):
             return [(tokens[start].start, tokens[end - 1].end)]
         return []
@@ -218,6 +226,8 @@ class ContextRules:
         found: list[tuple[int, int]] = []
         for index, token in enumerate(tokens):
             word = token.low
+            if not (word in self.name_cues or len(word) == 1 or self.lex.is_name(token.word)):
+                continue  # most words: nothing to check
             if word in TITLES and (index + 1 == len(tokens) or tokens[index + 1].text != ":"):  # not "MS: alert"
                 found += self._names_after(tokens, index, cased, self.after_title)
             elif word in RELATIONS or word in ROLES:
@@ -259,7 +269,7 @@ class ContextRules:
     # --------------------------------------------------------------------------------------- places
 
     def could_be_place(self, token: Token, cased: bool, after_move: bool) -> bool:
-        word = self.word(token)
+        word = token.word
         if not word.isalpha() or word in NOT_A_PLACE or word in self.lex.clinical or word in FACILITY_WORDS:
             return False
         if word.endswith(WARD_ENDINGS):
@@ -276,6 +286,8 @@ class ContextRules:
         found: list[tuple[int, int]] = []
         for index, token in enumerate(tokens):
             word = token.low
+            if word not in self.place_cues and token.word not in self.place_cues:
+                continue
             nxt = index + 2 if index + 2 < len(tokens) and tokens[index + 1].text == "." else index + 1
             if word in FACILITY_WORDS:  # "Calvert Hospital", "Laurel Regional", "Sacred Heart Memorial"
                 start = index
@@ -288,7 +300,7 @@ class ContextRules:
                 found.append((token.start, tokens[nxt].end))  # "St. Mary's", "Saint Agnes"
             elif word in RELIGIOUS and nxt < len(tokens) and tokens[nxt].low in RELIGIOUS[word]:
                 found.append((token.start, tokens[nxt].end))  # "Holy Cross", "Good Sam"
-            elif index + 1 < len(tokens) and (word, self.word(tokens[index + 1])) in self.lex.multiword_places:
+            elif index + 1 < len(tokens) and (word, tokens[index + 1].word) in self.lex.multiword_places:
                 found.append((token.start, tokens[index + 1].end))  # "Bel Air", "Middle River"
             elif word in PLACE_PREPOSITIONS:
                 after_move = self._after_move(tokens, index)
@@ -303,7 +315,7 @@ class ContextRules:
         return found
 
     def _facility_name_word(self, token: Token, cased: bool) -> bool:
-        word = self.word(token)
+        word = token.word
         if not word.isalpha() or word in NOT_A_PLACE or word in self.lex.clinical or word.endswith(WARD_ENDINGS):
             return False
         return (word in FACILITY_NAME_WORDS or self.lex.zipf(word) < 4.8 or self.capitalized(token, cased)
@@ -323,7 +335,7 @@ class ContextRules:
 
     def _known_place(self, token: Token, cased: bool) -> bool:
         """A US city from GeoNames that is rare as an English word: "Catonsville", "Rockville"."""
-        word = self.word(token)
+        word = token.word
         if word not in self.lex.places or word in self.lex.clinical or len(word) < 4:
             return False
         if cased and not token.text[0].isupper():
