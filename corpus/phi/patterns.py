@@ -4,6 +4,8 @@ Each `Pattern` finds candidates with one compiled regex (the C engine does the s
 what makes this fast) and may reject a candidate with a Python check that looks at its context:
 "5/10" after "pain" is a score, "1900" after "@" is a time, "92" after "MI" is a year.
 Offsets of the PHI part are the regex's group `phi` when it has one, else the whole match.
+Each regex is compiled with whichever engine scans the 1.2 MB PhysioNet notes faster (`stdlib=True`
+marks the standard library's); `benchmarks/phi_speed.py` measures the whole.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Callable
 
-import regex as re
+import re as stdlib_re  # the standard library's engine: faster for a bare candidate scan without look-behind
+import regex as re  # faster everywhere else here (look-behinds, word alternations)
 
 from medmix.corpus.normalize import MIMIC_PLACEHOLDER, placeholder_tag
 
@@ -29,6 +32,7 @@ EVENT_WORDS = (r"mi|nstemi|stemi|nqwmi|imi|ami|cabg|cabgx\d|redo|cva|tia|ptca|pc
                r"appendectomy|hysterectomy|tah|bso|turp|colectomy|repair|replacement|ca|cancer|dx|diagnosed|"
                r"smoking|quit|stopped|x\d")
 YEAR_WORDS = EVENT_WORDS + r"|since|in|of|year|born|circa|until"
+YEAR_BEFORE = re.compile(rf"\b(?:{YEAR_WORDS})\W*$", re.I)
 EVENT_BEFORE = re.compile(rf"\b(?:{EVENT_WORDS})\s*(?:x\s?\d\s+)?$", re.I)
 PHONE_WORDS = r"pager|beeper|pg|page|cell|cellular|mobile|home|work|office|tel|telephone|phone|ph|fax|ext|extension|contact|call"
 ID_WORDS = (r"mrn|mr#|medical record|record|chart|acct|account|policy|member|subscriber|insurance|health plan|plan|"
@@ -86,7 +90,7 @@ def _four_digit_year(text: str, match: re.Match) -> bool:
     if int(value[2:]) >= 60:
         return True
     before = text[max(0, match.start() - 30):match.start()]
-    return re.search(rf"\b(?:{YEAR_WORDS})\W*$", before, re.I) is not None and not TIME_BEFORE.search(before)
+    return YEAR_BEFORE.search(before) is not None and not TIME_BEFORE.search(before)
 
 
 def _event_year(text: str, match: re.Match) -> bool:
@@ -110,8 +114,8 @@ def _placeholder_label(match: re.Match) -> str:
     return placeholder_tag(match.group(1)).strip("[]")
 
 
-def _compile(pattern: str, flags: int = re.I) -> re.Pattern:
-    return re.compile(pattern, flags | re.V0)
+def _compile(pattern: str, flags: int = re.I, stdlib: bool = False) -> re.Pattern:
+    return stdlib_re.compile(pattern, flags) if stdlib else re.compile(pattern, flags | re.V0)
 
 
 PATTERNS: list[Pattern] = [
@@ -131,11 +135,13 @@ PATTERNS: list[Pattern] = [
     Pattern("PHONE", _compile(r"(?<![\w.])\+?\(?\d[\d \t().-]{3,}\d\b"), preceded_by(PHONE_WORDS)),
     Pattern("PHONE", _compile(r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(0\)\s?)?\d[\d .-]{5,}\d\b")),  # international: +44 20 7946 0958
     # record, account, plan, licence, device and serial numbers: the word before them says what they are
-    Pattern("ID", _compile(r"(?<![\w.-])(?:[a-z]{0,4}\d[\da-z-]{2,}\d|\d{4,})\b"), preceded_by(ID_WORDS)),
+    Pattern("ID", _compile(r"(?<![\w.-])(?:[a-z]{0,4}\d[\da-z-]{2,}\d|\d{4,})\b", stdlib=True),
+            preceded_by(ID_WORDS)),
     Pattern("ID", _compile(r"(?<![\d.,/-])\d{6,}(?![\d.,/])")),  # long bare numbers are identifiers, not values
     # ages over 89: "92 yo", "age 95", "101-year-old"
-    Pattern("AGE", _compile(r"\b(?P<phi>\d{2,3})\s*-?\s*(?:yo|y/o|y\.o\.?|yr|yrs|year|years)\b(?:\s*-?\s*old)?"
-                            r"|\b(?:age|aged)\s*:?\s*(?P<phi>\d{2,3})\b"), _age_over_89),
+    Pattern("AGE", _compile(r"\b(?P<phi>\d{2,3})\s*-?\s*(?:yo|y/o|y\.o\.?|yr|yrs|year|years)\b(?:\s*-?\s*old)?"),
+            _age_over_89),
+    Pattern("AGE", _compile(r"\b(?:age|aged)\s*:?\s*(?P<phi>\d{2,3})\b"), _age_over_89),
     # street addresses: "1200 Harbor Blvd", "45 W. Elm St., Apt 4"
     Pattern("ADDRESS", _compile(
         r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:(?!(?:mg|mcg|units?|cc|ml|hrs?|times|per|of|x)\b)[A-Z][A-Za-z'.-]*\s+){1,3}"
@@ -161,9 +167,9 @@ PATTERNS: list[Pattern] = [
                              r"attempt|try|percentile|grade|rib|intercostal|ics|toe|finger|digit))")),
     Pattern("DATE", _compile(r"\b(?:in|since|during|early|late|mid|of|until|by)\s+(?P<phi>(?:jan|feb|mar|apr|jun|jul|aug|"
                              r"sep|sept|oct|nov|dec)\b\.?)")),
-    Pattern("DATE", _compile(rf"\b{MONTH}\.?\s+{DAY}(?:st|nd|rd|th)?\b(?:,?\s+(?:19|20)\d\d\b)?"
+    Pattern("DATE", _compile(rf"(?=[adfjmnos\d])(?:\b{MONTH}\.?\s+{DAY}(?:st|nd|rd|th)?\b(?:,?\s+(?:19|20)\d\d\b)?"
                              rf"|\b{DAY}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}\b\.?(?:,?\s+(?:19|20)\d\d\b)?"
-                             rf"|\b{FULL_MONTH}\b(?:,?\s+(?:of\s+)?(?:19|20)\d\d\b)?")),
+                             rf"|\b{FULL_MONTH}\b(?:,?\s+(?:of\s+)?(?:19|20)\d\d\b)?)", stdlib=True)),
     Pattern("DATE", _compile(r"\b(?:christmas|thanksgiving|easter|new year'?s(?: day| eve)?|independence day|"
                              r"memorial day|labor day|halloween|valentine'?s day)\b"),
             needles=("christmas", "thanksgiving", "easter", "new year", "independence", "memorial day", "labor day",
@@ -171,7 +177,7 @@ PATTERNS: list[Pattern] = [
     # years, which Safe Harbor allows but the PhysioNet standard marks: '92, 62', 1980s, CABG 84
     Pattern("DATE", _compile(r"(?<=')\d\d\b(?!')|(?<![\d.-])\d\d(?='(?!s))|\b(?:19|20)\d0'?s\b")),  # not "70's"
     Pattern("DATE", _compile(r"\b(?P<phi>(?:19|20)\d\d)\b"), _four_digit_year),
-    Pattern("DATE", _compile(r"(?<![\d.'/:-])(?:[4-9]\d|0\d|1\d)\b(?!\.\d|'|/|:)"), _event_year),
+    Pattern("DATE", _compile(r"(?<![\d.'/:-])(?:[4-9]\d|0\d|1\d)\b(?!\.\d|'|/|:)", stdlib=True), _event_year),
 ]
 
 
