@@ -22,7 +22,7 @@ TITLES = {"dr", "drs", "doctor", "dr's", "mr", "mrs", "ms", "miss", "mister", "p
 SELF_INTRODUCTIONS = [("my", "name", "is"), ("name", ":"), ("name", "is"), ("call", "me"), ("signed",),
                       ("sincerely", ",")]
 INTRODUCTION_ENDS = {phrase[-1] for phrase in SELF_INTRODUCTIONS}  # "My name is Antti Poutiainen"
-ROLES = {"np", "rn", "lpn", "pcp", "attending", "resident", "intern", "fellow", "nurse", "cardiologist",
+ROLES = {"np", "rn", "lpn", "pcp", "ho", "pa-c", "attending", "resident", "intern", "fellow", "nurse", "cardiologist",
          "surgeon", "physician", "neurologist", "oncologist", "nephrologist", "pulmonologist", "therapist",
          "pt/ot", "sw", "social worker", "case manager", "chaplain", "priest", "rabbi", "pastor"}
 RELATIONS = {"son", "sons", "daughter", "daughters", "dtr", "dau", "wife", "husband", "hubby", "spouse",
@@ -58,7 +58,9 @@ NOT_A_PLACE = STOP | {"outside", "local", "area", "our", "osh", "home", "floor",
                       "cath", "lab", "bed", "rm", "room", "chair", "dialysis", "hd", "ct", "mri", "us", "usual",
                       "baseline", "care", "acute", "long", "term", "skilled", "facility", "level", "step",
                       "assisted", "living", "house", "apartment", "work", "school", "church", "rest", "tele",
-                      "floor's", "their", "his", "her", "pt's", "patient's", "nh", "snf", "vna", "ltc", "er's"}
+                      "floor's", "their", "his", "her", "pt's", "patient's", "nh", "snf", "vna", "ltc", "er's",
+                      "cardiac", "pulmonary", "pulm", "physical", "occupational", "inpatient", "outpatient", "subacute",
+                      "begin", "start", "continue", "cont", "needs", "need", "require", "requires", "await", "awaiting"}
 MOVES = {"adm", "arrived", "arrival", "enroute", "leave", "left", "received", "records", "belongings", "transfer", "transferred", "transfered", "trans", "tx", "txd", "transported", "sent", "taken", "brought",
          "admitted", "admit", "readmitted", "went", "go", "goes", "going", "came", "come", "coming", "return",
          "returned", "returning", "discharged", "dc'd", "dc", "d/c", "flown", "medflight", "medflighted",
@@ -118,7 +120,8 @@ class ContextRules:
     def plain_word(self, token: Token) -> str | None:
         """The word, if it is alphabetic, two letters or more, and no stop word; else None."""
         word = token.word
-        return word if len(word) > 1 and word.isalpha() and word not in STOP else None
+        usable = len(word) > 1 and word.replace("'", "").isalpha() and word not in STOP and word not in CREDENTIALS
+        return word if usable else None
 
     def after_title(self, token: Token, cased: bool) -> bool:
         """After "Dr." or "Mrs.", nearly any word is a name, eponyms included ("Dr. Foley")."""
@@ -126,7 +129,7 @@ class ContextRules:
         if word is None or word in RELATIONS:
             return False
         return self.lex.is_name(word) or word not in self.lex.clinical and (
-            self.rare(word) or self.capitalized(token, cased) and self.lex.zipf(word) < 4.0)
+            self.lex.zipf(word) < 3.0 or self.capitalized(token, cased) and self.lex.zipf(word) < 4.0)
 
     def introduced_name(self, token: Token, cased: bool) -> bool:
         """After "my name is", a capitalized word, or any census name."""
@@ -165,7 +168,9 @@ class ContextRules:
 
     def is_initial(self, tokens: list[Token], index: int) -> bool:
         token = tokens[index]
-        return len(token.text) == 1 and token.text.isalpha() and index + 1 < len(tokens) and tokens[index + 1].text == "."
+        standing_alone = index == 0 or tokens[index - 1].end < token.start or tokens[index - 1].text in "(-"
+        return (len(token.text) == 1 and token.text.isalpha() and standing_alone  # not the s of "60's."
+                and index + 1 < len(tokens) and tokens[index + 1].text == ".")
 
     # ---------------------------------------------------------------------------------------- names
 
@@ -185,12 +190,19 @@ class ContextRules:
                 end += 2
             elif judge(tokens[end], cased):
                 end += 1
-                if end + 1 < len(tokens) and tokens[end].text == "-" and self.could_be_name(tokens[end + 1], cased):
+                if end + 1 < len(tokens) and tokens[end].text == "-" and self.plain_word(tokens[end + 1]):
                     end += 2  # "Stord-Painter", "Retterer-Moore"
             else:
                 break
-            judge = self.could_be_name
+            after_first_name = tokens[end - 1].word in self.lex.first_names
+            judge = self.surname_after_first_name if after_first_name else self.could_be_name
         return end
+
+    def surname_after_first_name(self, token: Token, cased: bool) -> bool:
+        """After "Art" or "Mary", a census surname is a surname however common a word it is ("Art White")."""
+        word = self.plain_word(token)
+        return word is not None and word not in self.lex.clinical and (
+            word in self.lex.last_names or self.could_be_name(token, cased))
 
     def _names_after(self, tokens: list[Token], index: int, cased: bool, first) -> list[tuple[int, int]]:
         """Names following a cue at `index`: "Drs. Vasquez and Rizzo", "daughter, Mary Ann"."""
@@ -216,8 +228,12 @@ class ContextRules:
                 start = previous - 1
             elif self.could_be_name(tokens[previous], cased) or (tokens[previous].text == "-" and start < end):
                 start = previous
+            elif start < end and tokens[start].text == "-" and self.plain_word(tokens[previous]):
+                start = previous  # "Stord-Painter MD": the first half of a double name
             else:
                 break
+        while start < end and tokens[start].text == "-":
+            start += 1
         words = [t.word for t in tokens[start:end] if t.text.isalpha() and len(t.text) > 1]
         if words and any(self.lex.is_name(w) or self.rare(w) for w in words):
             return [(tokens[start].start, tokens[end - 1].end)]
@@ -233,13 +249,17 @@ class ContextRules:
                 found += self._names_after(tokens, index, cased, self.after_title)
             elif word in RELATIONS or word in ROLES:
                 found += self._names_after(tokens, index, cased, self.could_be_name)
+                if word in CREDENTIALS:
+                    found += self._names_before_credential(tokens, index, cased)  # "Anita Morris RN"
+                elif index > 0 and tokens[index - 1].text == "(":
+                    found += self._names_before_credential(tokens, index - 1, cased)  # "Ursla Moretti (daughter)"
             elif self._introduction_ends(tokens, index):
                 found += self._names_after(tokens, index, cased, self.introduced_name)
             elif word in WEAK_CUES:
                 found += self._names_after(tokens, index, cased, self.mostly_a_name)
             elif word in CREDENTIALS:
                 found += self._names_before_credential(tokens, index, cased)
-            elif self._initial_and_surname(tokens, index, cased):
+            elif self._initial_and_surname(tokens, index, cased) or self._bare_initial_and_surname(tokens, index):
                 found.append((token.start, tokens[self._name_run(tokens, index + 2, cased, self.could_be_name) - 1].end))
             elif self._first_name_pair(tokens, index, cased) or self.mostly_a_name(token, cased):
                 end = self._name_run(tokens, index, cased, self.could_be_name)
@@ -250,11 +270,19 @@ class ContextRules:
         """"W. Marotta", "q. lander": an initial standing alone (not "p.o."), then a surname-like word."""
         if not self.is_initial(tokens, index) or index + 2 >= len(tokens):
             return False
-        if index > 0 and (tokens[index - 1].end == tokens[index].start or tokens[index - 1].text == "."):
-            return False
+        if index > 0 and tokens[index - 1].end == tokens[index].start and tokens[index - 1].text[0].isalnum():
+            return False  # "p.o.", "q.d."
         word = self.plain_word(tokens[index + 2])
-        return word is not None and word not in self.lex.clinical and (
-            self.lex.is_name(word) and self.lex.zipf(word) < 5.0 or self.rare(word))
+        return word is not None and word not in self.lex.clinical and (self.lex.name_dominant(word) or self.rare(word))
+
+    def _bare_initial_and_surname(self, tokens: list[Token], index: int) -> bool:
+        """"J SMITH ordered", "Dr B Muse": a capital letter alone, then a census surname that is no common word."""
+        token = tokens[index]
+        if len(token.text) != 1 or not token.text.isupper() or token.text in "AILRXPOQ" or index + 1 >= len(tokens):
+            return False  # A, I: words; L, R, P, O, Q, X: left, right, plan, objective, every, times
+        word = self.plain_word(tokens[index + 1])
+        return (word is not None and word in self.lex.last_names and word not in self.lex.clinical
+                and self.lex.name_dominant(word) and tokens[index + 1].start == token.end + 1)
 
     def _first_name_pair(self, tokens: list[Token], index: int, cased: bool) -> bool:
         """"Irene Czyzewicz", "mary souza": a first name, then a surname or a rare word."""

@@ -66,12 +66,20 @@ def preceded_by(words: str, then: Callable[[str, re.Match], bool] | None = None)
     return accept
 
 
+def _not_a_range(text: str, match: re.Match) -> bool:
+    """555-1212 is a phone number; 500-1000 (cc, or any pair of round numbers) is a range."""
+    low, high = match.group().split("-")
+    return not (int(low) % 5 == 0 and int(high) % 5 == 0) and not UNIT_AFTER.match(text, match.end())
+
+
 def _not_score_or_fraction(text: str, match: re.Match) -> bool:
     month, day = match.group("m"), match.group("d")
+    if text.startswith("%", match.end()):
+        return False  # 12/10/40%: ventilator settings
     if not match.group("y"):
         if PAIN_OR_SCORE_BEFORE.search(text, max(0, match.start() - 40), match.start()):
             return False
-        if int(month) == int(day) or re.match(r"\d-", text[max(0, match.start() - 2):match.start()]):
+        if (month, day) in (("5", "5"), ("10", "10")) or day == "10" and re.match(r"\d-", text[max(0, match.start() - 2):match.start()]):
             return False  # 5/5 and 10/10 are vent settings and strengths; 3-4/10 is a pain score
         if day in ("10", "5") and "pain" in text[max(0, match.start() - 60):match.end() + 30].lower():
             return False
@@ -129,8 +137,8 @@ PATTERNS: list[Pattern] = [
                             r"|\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b")),
     # phone and fax: (410) 555-1212, 410-555-1212 x45, 410 555 1212, 555-1212, 2025551212
     Pattern("PHONE", _compile(r"(?<![\d/.])(?:\+?1[\s.-]{0,2})?(?:\(\d{3}\)|\d{3})[\s.-]{0,2}\d{3}[\s.-]?\d{4}"
-                              r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5}\.?)?(?![\d/])"
-                              r"|(?<![\d/.-])\d{3}-\d{4}(?![\d/.-])")),
+                              r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5}\.?)?(?![\d/])")),
+    Pattern("PHONE", _compile(r"(?<![\d/.-])\d{3}-\d{4}(?![\d/.-])"), _not_a_range),
     # pager, beeper, extension numbers: only with their word before them
     Pattern("PHONE", _compile(r"(?<![\w.])\+?\(?\d[\d \t().-]{3,}\d\b"), preceded_by(PHONE_WORDS)),
     Pattern("PHONE", _compile(r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(0\)\s?)?\d[\d .-]{5,}\d\b")),  # international: +44 20 7946 0958
@@ -155,7 +163,7 @@ PATTERNS: list[Pattern] = [
     Pattern("ADDRESS", _compile(r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|"
                                 r"PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(?P<phi>\d{5}(?:-\d{4})?)\b", 0)),
     # dates: 7/22, 09/03/1997, 10-15-19; hyphenated m-d needs a word that says "date" before it
-    Pattern("DATE", _compile(rf"(?<![\d/.:,])(?P<m>{MONTH_NUMBER})/(?P<d>{DAY})(?:/(?P<y>{YEAR}))?(?![\d/]|\.\d)"),
+    Pattern("DATE", _compile(rf"(?<![\d/.,]|\d:)(?P<m>{MONTH_NUMBER})/(?P<d>{DAY})(?:/(?P<y>{YEAR}))?(?![\d/]|\.\d)"),
             _not_score_or_fraction),
     Pattern("DATE", _compile(rf"(?<![\d/.:-])(?P<m>{MONTH_NUMBER})-(?P<d>{DAY})-(?P<y>{YEAR})(?![\d-])"),
             _not_score_or_fraction),

@@ -109,6 +109,16 @@ class PhiScrubber:
         spans += self._propagate(text, spans)
         return merge(spans, text)
 
+    def _distinctive(self, word: str) -> bool:
+        """Worth redacting wherever it appears: a name or place, not a word that a rule caught by accident.
+        One false find must not spread through the document, so common, clinical and short words stay out."""
+        lexicon = self.lexicon
+        if len(word) < 3 or not word.isalpha() or word in STOP or word in lexicon.clinical or lexicon.zipf(word) >= 4.0:
+            return False
+        if lexicon.is_name(word):
+            return lexicon.name_dominant(word)
+        return word in lexicon.places or len(word) > 4 and lexicon.zipf(word) < 2.5 and not lexicon.misspelt_word(word)
+
     def _propagate(self, text: str, spans: list[Span]) -> list[Span]:
         """Every other occurrence of a word that a name or place rule found somewhere in the document."""
         terms: dict[str, str] = {}
@@ -116,10 +126,8 @@ class PhiScrubber:
             if span.label not in PROPAGATED:
                 continue
             for token in tokenize(text[span.start:span.end]):
-                word = token.low
-                if (len(word) > 2 and word.isalpha() and word not in STOP and word not in self.lexicon.clinical
-                        and self.lexicon.zipf(word) < 4.0):
-                    terms.setdefault(word, span.label)
+                if self._distinctive(token.word):
+                    terms.setdefault(token.word, span.label)
         if not terms:
             return []
         pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.I)
