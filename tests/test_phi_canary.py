@@ -9,7 +9,9 @@ surnames such as "Kovrenko"), so assertion messages may print them. A value "sur
 its secrets (the parts that identify: the number, the surname, the house number with the street
 name...) still appears verbatim, case-insensitively and as a whole word, in `with_tags(text, spans)`.
 Before scrubbing, each note is checked to hold every secret exactly as many times as it was planted,
-so a secret found after scrubbing is a planted one that the scrubber missed, never carrier text.
+so a secret found after scrubbing is a planted one that the scrubber missed, never carrier text. A value
+also survives when some letter or digit of one of its cores (the secrets, or for addresses and ages the
+number and street name, the age) is covered by no span: "Kov[NAME]" leaks part of "Kovrenko".
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ import random
 import string
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import regex as re
-
 from medmix.corpus.phi.gold import Span
 from medmix.corpus.phi.replace import with_tags
 from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings, chunk_bounds
@@ -71,11 +72,16 @@ EMAIL_DOMAINS = ["example.com", "mail.example.org", "example.net", "med.example.
 class Plant:
     kind: str
     text: str  # what is written into the note
-    secrets: tuple[str, ...]  # the parts of `text` that must not survive
+    secrets: tuple[str, ...]  # parts of `text` that must not be found anywhere in the output
+    cores: tuple[str, ...] = ()  # parts of `text` whose letters and digits spans must cover (default: secrets)
+
+    def __post_init__(self):
+        if not self.cores:
+            object.__setattr__(self, "cores", self.secrets)
 
     def cased(self, style: str) -> Plant:
         change = STYLES[style]
-        return Plant(self.kind, change(self.text), tuple(change(s) for s in self.secrets))
+        return Plant(self.kind, change(self.text), tuple(map(change, self.secrets)), tuple(map(change, self.cores)))
 
 
 STYLES = {"cased": lambda s: s, "upper": str.upper, "lower": str.lower}
@@ -118,7 +124,7 @@ class PhiFactory:
         number = {0: f"({area}) {local}", 1: f"{area}-{local}", 2: f"{area}.{local}", 3: f"{area} {local}",
                   4: f"{area}-{local}", 5: f"({area}) {local}", 6: f"+1 {area} {local}", 7: f"1-{area}-{local}"}[form]
         ext = {4: f" ext. {self.rng.randint(10, 9999)}", 5: f" x{self.rng.randint(10, 999)}"}.get(form, "")
-        return Plant("PHONE", number + ext, (number, local))
+        return Plant("PHONE", number + ext, (number, local), (number.removeprefix("+1 ").removeprefix("1-"),))
 
     def email(self) -> Plant:
         first, last = self.pick(FIRST_NAMES).lower(), self.made_up_surname().lower()
@@ -126,7 +132,7 @@ class PhiFactory:
                            f"{first}{last[:3]}+clinic", f"{last}{self.digits(4)}"])
         domain = self.pick(EMAIL_DOMAINS + [f"{self.made_up_surname().lower()}-family.net"])
         text = f"{local}@{domain}"
-        return Plant("EMAIL", text, (text, local))
+        return Plant("EMAIL", text, (text, local), (text,))
 
     def mrn(self) -> Plant:
         number = self.digits(self.rng.choice([7, 8])) if self.rng.random() < 0.5 else "00" + self.digits(6)
@@ -151,14 +157,16 @@ class PhiFactory:
         return Plant("RELATION_NAME", text, tuple(names))
 
     def address(self) -> Plant:
-        number = str(self.rng.choice([self.rng.randint(1, 99), self.rng.randint(100, 9999), self.rng.randint(10000, 99999)]))
+        number = str(self.rng.choice([self.rng.randint(1, 99), self.rng.randint(100, 9999),
+                                      self.rng.randint(10000, 99999)]))
         direction = self.pick(["", "", "", "W. ", "N ", "E. ", "S "])
         street = self.pick(STREET_NAMES + [self.made_up_surname()])
         kind = self.pick(STREET_TYPES)
         unit = self.pick(["", "", f", Apt {self.rng.randint(1, 40)}", f", Apt. {self.rng.randint(1, 20)}B",
                           f" Suite {self.rng.randint(100, 999)}", f" #{self.rng.randint(1, 9)}"])
         text = f"{number} {direction}{street} {kind}{unit}"
-        return Plant("ADDRESS", text, (f"{number} {direction}{street}", f"{street} {kind.rstrip('.')}"))
+        secrets = (f"{number} {direction}{street}", f"{street} {kind.rstrip('.')}")
+        return Plant("ADDRESS", text, secrets, (number, street))
 
     def date(self) -> Plant:
         year, month, day = self.rng.randint(1935, 2023), self.rng.randint(1, 12), self.rng.randint(1, 28)
@@ -178,26 +186,26 @@ class PhiFactory:
         years = self.rng.randint(90, 104)
         text = self.pick([f"{years}-year-old", f"{years} yo", f"{years} y/o", f"age {years}", f"aged {years}",
                           f"{years} years old"])
-        return Plant("AGE", text, (text,))
+        return Plant("AGE", text, (text,), (str(years),))
 
 
 # ------------------------------------------------------------------------------------------ carriers
 
 # Clinical note sentences with slots; the style says how the whole sentence (values included) is written.
 TEMPLATES: list[tuple[str, str]] = [
-    ("cased", "Neuro: A&Ox3, MAE. Pt seen by {title_name} on rounds; family at bedside, {relation_name} updated and "
-              "can be reached at {phone}. Registration verified SSN {ssn} and {mrn}."),
-    ("upper", "RESP: LS CLEAR, ON 2L NC. {relation_name} CALLED FOR UPDATE, CALLBACK {phone}. {title_name} AWARE OF "
-              "K 3.2, REPLETED. PT LIVES AT {address} WITH {relation_name}. SSN {ssn}. DOB {date}."),
-    ("lower", "pt comfortable overnight, no c/o pain. {relation_name} visited this evening, cell {phone}. "
-              "{title_name} paged re: low uop, ns bolus given. family email {email}. {mrn}."),
-    ("cased", "SW note: pt, {age}, lives alone at {address}; {relation_name} is the health care proxy. Admitted "
-              "{date}. Contact email {email}, home phone {phone}. Per {title_name}, d/c planning to start."),
-    ("cased", "Patient registration reviewed. {mrn}. Social security no. {ssn}. DOB {date}. Address: {address}. "
-              "PCP {title_name}. Emergency contact: {relation_name}, {phone}, {email}."),
-    ("cased", "Discussed with {title_name} and {title_name}, who agree with plan; follow-up on {date}. "
-              "Pt ({age}) is a widow. Spoke with {relation_name} by phone at {phone}; will drive pt home to "
-              "{address}. ID on file: {ssn}."),
+    ("cased", ("Neuro: A&Ox3, MAE. Pt seen by {title_name} on rounds; family at bedside, {relation_name} updated and "
+               "can be reached at {phone}. Registration verified SSN {ssn} and {mrn}.")),
+    ("upper", ("RESP: LS CLEAR, ON 2L NC. {relation_name} CALLED FOR UPDATE, CALLBACK {phone}. {title_name} AWARE OF "
+               "K 3.2, REPLETED. PT LIVES AT {address} WITH {relation_name}. SSN {ssn}. DOB {date}.")),
+    ("lower", ("pt comfortable overnight, no c/o pain. {relation_name} visited this evening, cell {phone}. "
+               "{title_name} paged re: low uop, ns bolus given. family email {email}. {mrn}.")),
+    ("cased", ("SW note: pt, {age}, lives alone at {address}; {relation_name} is the health care proxy. Admitted "
+               "{date}. Contact email {email}, home phone {phone}. Per {title_name}, d/c planning to start.")),
+    ("cased", ("Patient registration reviewed. {mrn}. Social security no. {ssn}. DOB {date}. Address: {address}. "
+               "PCP {title_name}. Emergency contact: {relation_name}, {phone}, {email}.")),
+    ("cased", ("Discussed with {title_name} and {title_name}, who agree with plan; follow-up on {date}. "
+               "Pt ({age}) is a widow. Spoke with {relation_name} by phone at {phone}; will drive pt home to "
+               "{address}. ID on file: {ssn}.")),
 ]
 FILLER = ["Afebrile overnight, VSS.", "Lungs clear bilaterally, on 2L NC with sats 96%.",
           "Tolerating clear liquids, abd soft, +BS x4.", "Foley draining clear yellow urine, 40-60 cc/hr.",
@@ -238,7 +246,7 @@ def secret_pattern(secret: str) -> re.Pattern:
     return _secret_pattern(secret.lower())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _secret_pattern(secret: str) -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", re.I)
 
@@ -316,15 +324,18 @@ def scrub(scrubber: PhiScrubber, notes: list[Note]) -> list[Scrubbed]:
 
 
 def leaks(result: Scrubbed, plant: Plant, start: int) -> list[str]:
-    """What is left of a planted value's secrets: whole, in the output; or in part, where no span covers them."""
+    """What is left of a planted value: a secret found whole in the output, or letters and digits of a core
+    that no span covers (a secret cut in two by spans, "Kov[NAME]", is a leak that the first check misses)."""
     found = []
     for secret in plant.secrets:
         if secret_pattern(secret).search(result.output):
             found.append(repr(secret))
-        else:
-            at = start + plant.text.index(secret)
-            if left := result.uncovered(at, at + len(secret)):
-                found.append(f"{secret!r} in part: {left!r} not redacted")
+    for core in plant.cores:
+        if any(core.lower() in leak.lower() for leak in found):
+            continue  # already reported whole
+        at = start + plant.text.index(core)
+        if left := result.uncovered(at, at + len(core)):
+            found.append(f"{core!r} not fully covered by spans: {left!r} left")
     return found
 
 
@@ -356,10 +367,6 @@ def assert_well_formed(text: str, spans: list[Span]) -> None:
         assert 0 <= span.start < span.end <= len(text), (span, len(text))
         assert span.start >= previous_end, f"span {span} overlaps or precedes the one ending at {previous_end}"
         previous_end = span.end
-
-
-def covered(spans: list[Span], start: int, end: int) -> bool:
-    return any(span.start <= start and end <= span.end for span in spans)
 
 
 # ----------------------------------------------------------------------------------------- fixtures
@@ -405,7 +412,7 @@ def test_generator_is_seeded_and_makes_every_format():
     draws = [getattr(first, kind.lower())() for kind in KINDS for _ in range(1000)]
     assert draws == [getattr(second, kind.lower())() for kind in KINDS for _ in range(1000)]
     for plant in draws:
-        assert plant.secrets and all(secret and secret in plant.text for secret in plant.secrets), plant
+        assert plant.secrets and all(secret and secret in plant.text for secret in plant.secrets + plant.cores), plant
     texts = defaultdict(list)
     for plant in draws:
         texts[plant.kind].append(plant.text)
@@ -436,6 +443,43 @@ def test_enough_values_are_planted(synthetic_results):
     for result in synthetic_results:  # each value sits where the note says it does
         for plant, start, end in result.note.plants:
             assert result.note.text[start:end] == plant.text
+
+
+# The examples the issue and its discussion name, each in a short note of its own.
+ISSUE_EXAMPLES = [
+    ("SSN 123-45-6789 verified with registration.", ["123-45-6789"]),
+    ("SSN 123 45 6789 verified with registration.", ["123 45 6789"]),
+    ("Call (410) 555-1234 with questions.", ["(410) 555-1234"]),
+    ("Call 410-555-1234 with questions.", ["410-555-1234"]),
+    ("Call 410.555.1234 with questions.", ["410.555.1234"]),
+    ("Call 410 555 1234 with questions.", ["410 555 1234"]),
+    ("Call 410-555-1234 ext. 221 with questions.", ["410-555-1234"]),
+    ("Family email maria.okafor@example.com for updates.", ["maria.okafor@example.com"]),
+    ("MRN: 12345678 on armband.", ["12345678"]),
+    ("MRN 1234567 on armband.", ["1234567"]),
+    ("Verified medical record # 00123456 on armband.", ["00123456"]),
+    ("Seen by Dr. Okafor on rounds.", ["Okafor"]),
+    ("Dr Lindqvist aware of labs.", ["Lindqvist"]),
+    ("Mrs. Patel at bedside.", ["Patel"]),
+    ("Mr. O'Brien called for update.", ["O'Brien"]),
+    ("Dr. Kovrenko paged re: low UOP.", ["Kovrenko"]),
+    ("Updated daughter Maria by phone.", ["Maria"]),
+    ("Pt resting, her son, Tomasz, at bedside.", ["Tomasz"]),
+    ("Spoke with wife Ingrid Halvorsen, who is HCP.", ["Ingrid", "Halvorsen"]),
+    ("Pt lives at 1234 Maple Street with wife.", ["1234 Maple"]),
+    ("Home address 56 W. Elm Ave., Apt 4.", ["56 W. Elm"]),
+]
+
+
+@pytest.mark.parametrize("sentence,secrets", ISSUE_EXAMPLES, ids=[sentence for sentence, _ in ISSUE_EXAMPLES])
+def test_issue_examples_are_redacted(scrubber, sentence, secrets):
+    text = " ".join(FILLER[:3]) + " " + sentence + " " + " ".join(FILLER[3:6])
+    spans = scrubber.find(text)
+    result = Scrubbed(Note(text), spans, with_tags(text, spans))
+    for secret in secrets:
+        at = text.index(secret)
+        assert not secret_pattern(secret).search(result.output) and not result.uncovered(at, at + len(secret)), (
+            f"{secret!r} survived: {with_tags(sentence, scrubber.find(sentence))!r}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -531,15 +575,14 @@ def build_long_note(settings: ScrubberSettings) -> tuple[str, list[tuple[str, st
     return text, planted
 
 
-def boundary_leaks(scrubber: PhiScrubber, text: str, planted) -> list[str]:
-    spans = scrubber.find(text)
-    assert_well_formed(text, spans)
+def boundary_leaks(text: str, spans: list[Span], planted) -> list[str]:
     result = Scrubbed(Note(text), spans, with_tags(text, spans))
     found = []
     for value, secret, start, _ in planted:
+        at = text.index(secret, start)
         if secret_pattern(secret).search(result.output):
             found.append(f"{value!r} at {start}: {secret!r} survived")
-        elif left := result.uncovered(text.index(secret, start), text.index(secret, start) + len(secret)):
+        elif left := result.uncovered(at, at + len(secret)):
             found.append(f"{value!r} at {start}: {left!r} of {secret!r} not redacted")
     return found
 
@@ -557,12 +600,13 @@ def test_phi_straddling_chunk_boundaries_is_found(scrubber):
     settings = ScrubberSettings()
     assert (settings.chunk_chars, settings.overlap_chars) == (100_000, 2_000)
     text, planted = build_long_note(settings)
-    (_, _, start, end), (_, _, start2, end2) = planted[:2]  # "Dr. Kovrenko" and a phone number
-    assert start < 100_000 < end and start2 < 198_000 < end2
+    (_, _, name_start, name_end), (_, _, phone_start, phone_end) = planted[:2]  # "Dr. Kovrenko", a phone number
+    assert name_start < 100_000 < name_end and phone_start < 198_000 < phone_end
     assert len(planted) >= 10
-    found = boundary_leaks(scrubber, text, planted)
-    assert not found, "PHI at chunk boundaries not redacted:\n  " + "\n  ".join(found)
     spans = scrubber.find(text)
+    assert_well_formed(text, spans)
+    found = boundary_leaks(text, spans, planted)
+    assert not found, "PHI at chunk boundaries not redacted:\n  " + "\n  ".join(found)
     outside = [True] * len(text)
     for _, _, start, end in planted:
         outside[start:end] = [False] * (end - start)

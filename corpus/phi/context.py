@@ -61,13 +61,15 @@ NOT_A_PLACE = STOP | {"outside", "local", "area", "our", "osh", "home", "floor",
                       "floor's", "their", "his", "her", "pt's", "patient's", "nh", "snf", "vna", "ltc", "er's",
                       "cardiac", "pulmonary", "pulm", "physical", "occupational", "inpatient", "outpatient", "subacute",
                       "begin", "start", "continue", "cont", "needs", "need", "require", "requires", "await", "awaiting"}
-MOVES = {"adm", "arrived", "arrival", "enroute", "leave", "left", "received", "records", "belongings", "transfer", "transferred", "transfered", "trans", "tx", "txd", "transported", "sent", "taken", "brought",
+MOVES = {"flighted", "adm", "arrived", "arrival", "enroute", "leave", "left", "received", "records", "belongings", "transfer", "transferred", "transfered", "trans", "tx", "txd", "transported", "sent", "taken", "brought",
          "admitted", "admit", "readmitted", "went", "go", "goes", "going", "came", "come", "coming", "return",
          "returned", "returning", "discharged", "dc'd", "dc", "d/c", "flown", "medflight", "medflighted",
          "lives", "live", "living", "resides", "resided", "reside", "works", "worked", "followed", "seen",
          "moved", "moving", "visiting", "vacation", "vacationing", "trip", "travelled", "traveled", "born",
          "screened", "referred", "accepted", "bed"}
-PLACE_PREPOSITIONS = {"to", "from", "at", "in", "into", "near", "by"}
+PLACE_PREPOSITIONS = {"to", "from", "at", "in", "into", "near", "by", "@"}
+DIRECT_MOVES = {"transfer", "transferred", "transfered", "trans", "tx", "medflight", "medflighted", "flighted"}
+PLACE_SKIPPABLE = {"the", "greater", "north", "south", "east", "west", "upper", "lower", "downtown"}  # and room numbers
 SAINTS = {"st", "saint", "ste"}
 RELIGIOUS = {"holy": {"cross", "family", "name", "redeemer", "spirit", "trinity"},
              "sacred": {"heart"}, "good": {"sam", "samaritan", "shepherd"}}
@@ -155,6 +157,13 @@ class ContextRules:
             return self.lex.zipf(word) < 5.0 or self.lex.name_dominant(word)
         return self.rare(word) or (self.capitalized(token, cased) and self.lex.zipf(word) < 4.0)
 
+    def after_relation(self, token: Token, cased: bool) -> bool:
+        """After "daughter" or "HCP is", also names the census lacks ("Priya", "Kwame"), if not too common a word."""
+        word = self.plain_word(token)
+        if word is None or word in self.lex.clinical or word in RELATIONS:
+            return False
+        return self.could_be_name(token, cased) or self.lex.zipf(word) < 3.5  # no typo test: "Priya" is one edit from "privy"
+
     def rare(self, word: str, below: float = 2.5) -> bool:
         """Rare in English and no typo of a common or clinical word: what an unlisted surname looks like."""
         return self.lex.zipf(word) < below and not self.lex.misspelt_word(word)
@@ -194,15 +203,15 @@ class ContextRules:
                     end += 2  # "Stord-Painter", "Retterer-Moore"
             else:
                 break
-            after_first_name = tokens[end - 1].word in self.lex.first_names
-            judge = self.surname_after_first_name if after_first_name else self.could_be_name
+            judge = self.surname_after_first_name if end - index == 1 else self.could_be_name
         return end
 
     def surname_after_first_name(self, token: Token, cased: bool) -> bool:
-        """After "Art" or "Mary", a census surname is a surname however common a word it is ("Art White")."""
+        """After "Art" or "Dr. Oluwaseun", a census surname is a surname, however common or clinical a word it is
+        ("Art White", "Linda Murphy")."""
         word = self.plain_word(token)
-        return word is not None and word not in self.lex.clinical and (
-            word in self.lex.last_names or self.could_be_name(token, cased))
+        return word is not None and (word.replace("'", "") in self.lex.last_names or self.could_be_name(token, cased)
+                                     or word not in self.lex.clinical and self.lex.zipf(word) < 3.5)
 
     def _names_after(self, tokens: list[Token], index: int, cased: bool, first) -> list[tuple[int, int]]:
         """Names following a cue at `index`: "Drs. Vasquez and Rizzo", "daughter, Mary Ann"."""
@@ -248,7 +257,7 @@ class ContextRules:
             if word in TITLES and (index + 1 == len(tokens) or tokens[index + 1].text != ":"):  # not "MS: alert"
                 found += self._names_after(tokens, index, cased, self.after_title)
             elif word in RELATIONS or word in ROLES:
-                found += self._names_after(tokens, index, cased, self.could_be_name)
+                found += self._names_after(tokens, index, cased, self.after_relation)
                 if word in CREDENTIALS:
                     found += self._names_before_credential(tokens, index, cased)  # "Anita Morris RN"
                 elif index > 0 and tokens[index - 1].text == "(":
@@ -297,7 +306,7 @@ class ContextRules:
 
     # --------------------------------------------------------------------------------------- places
 
-    def could_be_place(self, token: Token, cased: bool, after_move: bool) -> bool:
+    def could_be_place(self, token: Token, cased: bool, after_move: bool, preposition: str = "") -> bool:
         word = token.word
         if not word.isalpha() or word in NOT_A_PLACE or word in self.lex.clinical or word in FACILITY_WORDS:
             return False
@@ -306,9 +315,9 @@ class ContextRules:
         zipf = self.lex.zipf(word)
         if word in self.lex.places and zipf < 4.6:
             return True
-        if not after_move:
-            return False
         acronym = 2 <= len(word) <= 4 and zipf < 3.3 and (token.text.isupper() or not cased)  # "GH", "GBMC"
+        if not after_move:  # "at GH" in a mixed-case note; in all-caps notes every word looks like an acronym
+            return acronym and cased and preposition in ("at", "@")
         return acronym or self.rare(word, 3.0) or (self.capitalized(token, cased) and zipf < 4.5)
 
     def place_spans(self, tokens: list[Token], cased: bool) -> list[tuple[int, int]]:
@@ -331,11 +340,13 @@ class ContextRules:
                 found.append((token.start, tokens[nxt].end))  # "Holy Cross", "Good Sam"
             elif index + 1 < len(tokens) and (word, tokens[index + 1].word) in self.lex.multiword_places:
                 found.append((token.start, tokens[index + 1].end))  # "Bel Air", "Middle River"
-            elif word in PLACE_PREPOSITIONS:
-                after_move = self._after_move(tokens, index)
-                start = self._skip(tokens, index + 1, {"the"}, limit=1)
+            elif word in PLACE_PREPOSITIONS or word in DIRECT_MOVES:
+                after_move = word in DIRECT_MOVES or self._after_move(tokens, index)
+                start = self._skip(tokens, index + 1, PLACE_SKIPPABLE, limit=2)
+                if start < len(tokens) and tokens[start].text.isdigit():
+                    start += 1  # "transferred to 209 Quartermain"
                 end = start
-                while end < len(tokens) and end - start < 3 and self.could_be_place(tokens[end], cased, after_move):
+                while end < len(tokens) and end - start < 3 and self.could_be_place(tokens[end], cased, after_move, word):
                     end += 1
                 if end > start:
                     found.append((tokens[start].start, tokens[end - 1].end))

@@ -44,6 +44,7 @@ class Lexicon:
         return word in self.near_words or any(word[:i] + word[i + 1:] in self.near_words for i in range(len(word)))
 
     def is_name(self, word: str) -> bool:
+        word = word.replace("'", "")  # the census writes O'Brien as OBRIEN
         return word in self.first_names or word in self.last_names
 
     def name_dominant(self, word: str) -> bool:
@@ -51,6 +52,7 @@ class Lexicon:
         mostly names; "Will", "Small", "White" are mostly words. Fitted on the census lists themselves:
         a name held by p% of people has a Zipf value near 4.3 + 0.8 log10(p) (first) or 4.6 + 0.9 log10(p)."""
         zipf = self.zipf(word)
+        word = word.replace("'", "")
         expected = max((4.3 + 0.8 * math.log10(self.first_names[word]) if self.first_names.get(word) else 0.0),
                        (4.6 + 0.9 * math.log10(self.last_names[word]) if self.last_names.get(word) else 0.0))
         return self.is_name(word) and zipf <= max(expected, 2.0) + NAME_MARGIN

@@ -152,10 +152,18 @@ PATTERNS: list[Pattern] = [
     Pattern("AGE", _compile(r"\b(?:age|aged)\s*:?\s*(?P<phi>\d{2,3})\b"), _age_over_89),
     # street addresses: "1200 Harbor Blvd", "45 W. Elm St., Apt 4"
     Pattern("ADDRESS", _compile(
-        r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:(?!(?:mg|mcg|units?|cc|ml|hrs?|times|per|of|x)\b)[A-Z][A-Za-z'.-]*\s+){1,3}"
-        r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|lane|ln|way|court|ct|place|pl|terrace|ter|"
-        r"parkway|pkwy|highway|hwy|circle|cir|square|sq|trail|trl|pike|turnpike)\b\.?"
-        r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#)\.?\s*#?\w+)?", 0)),
+        r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z][A-Za-z'.-]*\s+){1,3}"
+        r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Place|Pl|Terrace|Parkway|Pkwy|Highway|Hwy|"
+        r"Circle|Cir|Square|Sq|Trail|Pike|Turnpike)\b\.?"
+        r"(?:,?\s*(?i:apt|apartment|suite|ste|unit|#)\.?\s*#?\w+)?", 0)),  # capitalized, as addresses are written
+    Pattern("ADDRESS", _compile(  # any case: a street word spelled out, or abbreviated where the address goes on
+        r"\b\d{1,6}\s+(?:[nsew]\.?\s+)?(?:(?!(?:mg|mcg|units?|cc|ml|hrs?|times|per|of|x|to|in)\b)[a-z][a-z'-]*\s+){1,3}"
+        r"(?:(?:street|avenue|road|boulevard|drive|lane|court|place|terrace|parkway|highway|circle|square|trail|"
+        r"turnpike|pike|way)\b\.?|(?:ave|rd|blvd|ln|pkwy|hwy)\b(?:\.|(?=,|\s*(?:#|apt|suite|unit|\n|$)))"
+        r"|(?:st|dr|ct)\b\.?(?=,|\s*(?:#|apt|suite|unit)))"
+        r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#)\.?\s*#?\w+)?")),
+    Pattern("ADDRESS", _compile(  # any case, with a compass point: "89137 N CEDAR ST"
+        r"\b\d{1,6}\s+[nsew]\.?\s+(?:[a-z][a-z'-]*\s+){1,3}(?:st|ave|rd|blvd|ln|dr|ct|pl|way|pkwy|hwy)\b\.?")),
     Pattern("ADDRESS", _compile(r"\b(?:p\.?\s?o\.?\s?box|apt|apartment|suite)\.?\s*#?\s*\d+\w*\b"),
             needles=("box", "apt", "apartment", "suite")),
     Pattern("ADDRESS", _compile(r"\b(?:zip|zip code|postal code|postcode)\W{0,3}(?:is\s+)?(?P<phi>\d{3,5}(?:[ -]\d{2,4})?)\b"),
