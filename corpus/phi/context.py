@@ -76,6 +76,7 @@ RELIGIOUS = {"holy": {"cross", "family", "name", "redeemer", "spirit", "trinity"
 CREDENTIALS = {"rn", "rrt", "md", "np", "msw", "bsn", "lpn", "cna", "crna", "pharmd", "lcsw", "licsw", "ccrn"}
 WEAK_CUES = {"per", "by", "with", "from", "called", "paged", "page", "spoke", "spoken", "talked", "updated",
              "notified", "informed", "visited", "accompanied", "contact", "see", "seen", "asked", "told"}
+ENGLISH_ENDINGS = ("ed", "ing", "s", "ly", "tion", "sion", "ment", "ness", "ity", "ive", "ous", "al")
 WARD_ENDINGS = ("icu", "ccu", "ology", "ogy", "unit", "floor")  # "pMICU", "cardiology": inside the hospital
 
 
@@ -162,7 +163,12 @@ class ContextRules:
         word = self.plain_word(token)
         if word is None or word in self.lex.clinical or word in RELATIONS:
             return False
-        return self.could_be_name(token, cased) or self.lex.zipf(word) < 3.5  # no typo test: "Priya" is one edit from "privy"
+        return self.could_be_name(token, cased) or self.uncommon_non_word(word, 3.5)
+
+    def uncommon_non_word(self, word: str, below: float) -> bool:
+        """Uncommon, and not shaped like an English verb, plural or abstract noun ("phoned", "laxatives"): with a
+        strong cue before it, what a name outside the census looks like. No typo test: "Priya" is one edit from "privy"."""
+        return self.lex.zipf(word) < below and not word.endswith(ENGLISH_ENDINGS)
 
     def rare(self, word: str, below: float = 2.5) -> bool:
         """Rare in English and no typo of a common or clinical word: what an unlisted surname looks like."""
@@ -211,7 +217,7 @@ class ContextRules:
         ("Art White", "Linda Murphy")."""
         word = self.plain_word(token)
         return word is not None and (word.replace("'", "") in self.lex.last_names or self.could_be_name(token, cased)
-                                     or word not in self.lex.clinical and self.lex.zipf(word) < 3.5)
+                                     or word not in self.lex.clinical and self.uncommon_non_word(word, 3.0))
 
     def _names_after(self, tokens: list[Token], index: int, cased: bool, first) -> list[tuple[int, int]]:
         """Names following a cue at `index`: "Drs. Vasquez and Rizzo", "daughter, Mary Ann"."""
