@@ -111,7 +111,7 @@ class ContextRules:
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
         self.name_cues = TITLES | RELATIONS | ROLES | WEAK_CUES | CREDENTIALS | INTRODUCTION_ENDS
-        self.place_cues = (FACILITY_WORDS | SAINTS | set(RELIGIOUS) | PLACE_PREPOSITIONS | set(lexicon.places)
+        self.place_cues = (FACILITY_WORDS | SAINTS | set(RELIGIOUS) | PLACE_PREPOSITIONS | DIRECT_MOVES | set(lexicon.places)
                            | {words[0] for words in lexicon.multiword_places})
 
     # ------------------------------------------------------------------------------ word judgements
@@ -183,7 +183,7 @@ class ContextRules:
 
     def is_initial(self, tokens: list[Token], index: int) -> bool:
         token = tokens[index]
-        standing_alone = index == 0 or tokens[index - 1].end < token.start or tokens[index - 1].text in "(-"
+        standing_alone = index == 0 or tokens[index - 1].end < token.start or tokens[index - 1].text in ("(", "-", "\n")
         return (len(token.text) == 1 and token.text.isalpha() and standing_alone  # not the s of "60's."
                 and index + 1 < len(tokens) and tokens[index + 1].text == ".")
 
@@ -219,13 +219,20 @@ class ContextRules:
         return word is not None and (word.replace("'", "") in self.lex.last_names or self.could_be_name(token, cased)
                                      or word not in self.lex.clinical and self.uncommon_non_word(word, 3.0))
 
-    def _names_after(self, tokens: list[Token], index: int, cased: bool, first) -> list[tuple[int, int]]:
-        """Names following a cue at `index`: "Drs. Vasquez and Rizzo", "daughter, Mary Ann"."""
+    def _names_after(self, tokens: list[Token], index: int, cased: bool, first,
+                     conjunction_only: bool = False) -> list[tuple[int, int]]:
+        """Names following a cue at `index`: "Drs. Vasquez and Rizzo", "daughter, Mary Ann"; or, with
+        `conjunction_only`, names joined to the name ending at `index`: "Suzette and Hank"."""
         found = []
-        start = self._skip(tokens, index + 1, CONNECTORS)
-        end = self._name_run(tokens, start, cased, first)
-        while end > start and not all(self.is_initial(tokens, i) or tokens[i].text == "." for i in range(start, end)):
-            found.append((tokens[start].start, tokens[end - 1].end))
+        start = end = index + 1
+        if not conjunction_only:
+            start = self._skip(tokens, index + 1, CONNECTORS)
+            end = self._name_run(tokens, start, cased, first)
+        while conjunction_only or end > start and not all(
+                self.is_initial(tokens, i) or tokens[i].text == "." for i in range(start, end)):
+            if not conjunction_only:
+                found.append((tokens[start].start, tokens[end - 1].end))
+            conjunction_only = False
             if end < len(tokens) and tokens[end].low in CONJUNCTIONS:
                 start = self._skip(tokens, end + 1, TITLES, limit=2)
                 end = self._name_run(tokens, start, cased, first)
@@ -262,23 +269,24 @@ class ContextRules:
                 continue  # most words: nothing to check
             if word in TITLES and (index + 1 == len(tokens) or tokens[index + 1].text != ":"):  # not "MS: alert"
                 found += self._names_after(tokens, index, cased, self.after_title)
-            elif word in RELATIONS or word in ROLES:
+            if word in RELATIONS or word in ROLES:
                 found += self._names_after(tokens, index, cased, self.after_relation)
-                if word in CREDENTIALS:
-                    found += self._names_before_credential(tokens, index, cased)  # "Anita Morris RN"
-                elif index > 0 and tokens[index - 1].text == "(":
+                if index > 0 and tokens[index - 1].text == "(":
                     found += self._names_before_credential(tokens, index - 1, cased)  # "Ursla Moretti (daughter)"
-            elif self._introduction_ends(tokens, index):
+            if word in CREDENTIALS:
+                found += self._names_before_credential(tokens, index, cased)  # "Anita Morris RN", "Stord-Painter MD"
+            if self._introduction_ends(tokens, index):
                 found += self._names_after(tokens, index, cased, self.introduced_name)
             elif word in WEAK_CUES:
                 found += self._names_after(tokens, index, cased, self.mostly_a_name)
-            elif word in CREDENTIALS:
-                found += self._names_before_credential(tokens, index, cased)
-            elif self._initial_and_surname(tokens, index, cased) or self._bare_initial_and_surname(tokens, index):
+            elif self._initial_and_surname(tokens, index, cased):
                 found.append((token.start, tokens[self._name_run(tokens, index + 2, cased, self.could_be_name) - 1].end))
+            elif self._bare_initial_and_surname(tokens, index):
+                found.append((token.start, tokens[index + 1].end))
             elif self._first_name_pair(tokens, index, cased) or self.mostly_a_name(token, cased):
-                end = self._name_run(tokens, index, cased, self.could_be_name)
-                found.append((token.start, tokens[max(end, index + 1) - 1].end))
+                end = max(self._name_run(tokens, index, cased, self.could_be_name), index + 1)
+                found.append((token.start, tokens[end - 1].end))
+                found += self._names_after(tokens, end - 1, cased, self.after_relation, conjunction_only=True)
         return found
 
     def _initial_and_surname(self, tokens: list[Token], index: int, cased: bool) -> bool:
@@ -288,7 +296,8 @@ class ContextRules:
         if index > 0 and tokens[index - 1].end == tokens[index].start and tokens[index - 1].text[0].isalnum():
             return False  # "p.o.", "q.d."
         word = self.plain_word(tokens[index + 2])
-        return word is not None and word not in self.lex.clinical and (self.lex.name_dominant(word) or self.rare(word))
+        return word is not None and word not in self.lex.clinical and (
+            self.lex.name_dominant(word) or self.uncommon_non_word(word, 3.0))
 
     def _bare_initial_and_surname(self, tokens: list[Token], index: int) -> bool:
         """"J SMITH ordered", "Dr B Muse": a capital letter alone, then a census surname that is no common word."""
