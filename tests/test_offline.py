@@ -1,5 +1,6 @@
 """Hospitals run medmix air-gapped: the whole demo must run with every internet socket refused."""
 
+import json
 import os
 import subprocess
 import sys
@@ -28,8 +29,8 @@ def test_demo_runs_with_the_network_blocked(tmp_path):
     result, attempts = run_offline([str(medmix), "demo", "--run-dir", "demo"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert attempts == ""
-    assert "07_decontaminate" in result.stdout
-    assert list((tmp_path / "demo" / "build" / "stages" / "07_decontaminate" / "kept").glob("*.jsonl.gz"))
+    assert "07_decontaminate" in result.stdout and "08_phi" in result.stdout
+    assert list((tmp_path / "demo" / "build" / "stages" / "08_phi" / "kept").glob("*.jsonl.gz"))
 
 
 PRESIDIO_OFFLINE = """
@@ -46,3 +47,15 @@ def test_presidio_runs_with_the_network_blocked(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert attempts == ""
     assert {"EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER", "URL"} <= set(result.stdout.strip().split(","))
+
+
+def test_the_phi_scrubber_runs_with_the_network_blocked(tmp_path):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(json.dumps({"id": "n1", "text": "Dr. Okafor e-mailed jane.doe@example.org from 10.0.0.7; "
+                                                     "see https://chart.example.org/p/77. Daughter Ingrid called."}) + "\n")
+    medmix = Path(sys.executable).with_name("medmix")
+    result, attempts = run_offline([str(medmix), "scrub", "notes.jsonl", "scrubbed.jsonl"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert attempts == ""
+    scrubbed = json.loads((tmp_path / "scrubbed.jsonl").read_text())
+    assert scrubbed["text"] == "Dr. [NAME] e-mailed [EMAIL] from [IP]; see [URL]. Daughter [NAME] called."

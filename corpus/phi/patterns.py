@@ -129,7 +129,7 @@ def _compile(pattern: str, flags: int = re.I, stdlib: bool = False) -> re.Patter
 PATTERNS: list[Pattern] = [
     Pattern("PLACEHOLDER", MIMIC_PLACEHOLDER, label_of=_placeholder_label),
     Pattern("EMAIL", _compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), needles=("@",)),
-    Pattern("URL", _compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io)"
+    Pattern("URL", _compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io)"
                             r"(?:/[^\s<>\"')\]]*)?\b"),
             needles=("http", "www.", ".com", ".org", ".net", ".edu", ".gov", ".io")),
     Pattern("IP", _compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"), _valid_ip),
