@@ -91,7 +91,7 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     quarantine = run_dir / "stages" / "01_pubmed_versions" / "removed" / "pubmed_versions"
     expected_removed = {p.name: gzip.decompress(p.read_bytes()) for p in quarantine.glob("*.jsonl.gz")}
     # what a task killed mid-write leaves: no completion marker, a partial output, a stale quarantine
-    for phase in ("01_pubmed_versions/pubmed_versions", "06_dedup/filter", "07_decontaminate/decontaminate"):
+    for phase in ("01_pubmed_versions/pubmed_versions", "06_dedup/filter", "07_decontaminate/decontaminate", "08_phi/phi"):
         (run_dir / "logs" / phase / "completions" / "00001").unlink()
     partial = run_dir / "stages" / final_stage(run_dir) / "kept" / "00001.jsonl.gz"
     partial.write_bytes(partial.read_bytes()[:100])

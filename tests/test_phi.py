@@ -95,23 +95,15 @@ def test_merge_joins_overlaps_and_trims_space():
     assert merged == [Span(5, 17, "ID")]
 
 
-def test_a_clinical_source_that_is_not_deidentified_needs_a_phi_stage(tmp_path):
+def test_surrogates_need_a_secret(tmp_path):
     from medmix.corpus.demo_data import write_demo_inputs
 
     write_demo_inputs(tmp_path)
-    recipe = load_recipe(DEMO_RECIPE, data_root=str(tmp_path), output_dir=str(tmp_path / "run"))
-    raw = recipe.model_dump(mode="json")
-    raw["sources"][2]["deidentified"] = False
-    without_phi = dict(raw, stages=[s for s in raw["stages"] if s["kind"] != "phi"])
-    path = tmp_path / "r.yaml"
-    path.write_text(json.dumps(without_phi))
-    with pytest.raises(RecipeError, match=r"sources\[2\] 'mimic3': clinical notes that are not de-identified"):
-        load_recipe(path)
-    path.write_text(json.dumps(raw))
-    assert load_recipe(path).sources[2].deidentified is False
+    raw = load_recipe(DEMO_RECIPE, data_root=str(tmp_path), output_dir=str(tmp_path / "run")).model_dump(mode="json")
     raw["stages"][-1] = {"kind": "phi", "replacement": "surrogates"}
+    path = tmp_path / "r.yaml"
     path.write_text(json.dumps(raw))
-    with pytest.raises(RecipeError, match="needs a `secret`"):
+    with pytest.raises(RecipeError, match=r"stages\[6\]: replacement 'surrogates' needs a `secret`"):
         load_recipe(path)
 
 

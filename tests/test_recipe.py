@@ -82,8 +82,11 @@ def test_clinical_source_without_phi_stage_is_refused_unless_deidentified(tmp_pa
     raw = yaml.safe_load(path.read_text())
     raw["sources"][0]["deidentified"] = False
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(RecipeError, match=r"sources\[0\] 'notes': clinical source with no PHI stage"):
+    with pytest.raises(RecipeError, match=r"sources\[0\] 'notes': clinical notes that are not de-identified need a `phi`"):
         load_recipe(path)
+    raw["stages"] = [{"kind": "phi"}]
+    path.write_text(yaml.safe_dump(raw))
+    assert load_recipe(path).stages[0].check_deidentified is True
 
 
 def test_unknown_stage_kind_and_bad_executor(tmp_path):

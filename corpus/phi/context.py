@@ -76,6 +76,8 @@ RELIGIOUS = {"holy": {"cross", "family", "name", "redeemer", "spirit", "trinity"
 CREDENTIALS = {"rn", "rrt", "md", "np", "msw", "bsn", "lpn", "cna", "crna", "pharmd", "lcsw", "licsw", "ccrn"}
 WEAK_CUES = {"per", "by", "with", "from", "called", "paged", "page", "spoke", "spoken", "talked", "updated",
              "notified", "informed", "visited", "accompanied", "contact", "see", "seen", "asked", "told"}
+WARD_FOLLOWERS = {"\n", ".", ",", ";", ")", "when", "today", "tonight", "tomorrow", "pending", "if", "once"}
+COUNTED = {"to", "of", "x", "am", "pm", "per", "in", "on", "over", "at"}  # "2 to 3", "2 of 4", "2 x", "2 am"
 ENGLISH_ENDINGS = ("ed", "ing", "s", "ly", "tion", "sion", "ment", "ness", "ity", "ive", "ous", "al")
 WARD_ENDINGS = ("icu", "ccu", "ology", "ogy", "unit", "floor")  # "pMICU", "cardiology": inside the hospital
 
@@ -339,6 +341,9 @@ class ContextRules:
         found: list[tuple[int, int]] = []
         for index, token in enumerate(tokens):
             word = token.low
+            if self._ward_and_floor(tokens, index):
+                found.append((token.start, token.end))
+                continue
             if word not in self.place_cues and token.word not in self.place_cues:
                 continue
             nxt = index + 2 if index + 2 < len(tokens) and tokens[index + 1].text == "." else index + 1
@@ -368,6 +373,17 @@ class ContextRules:
             elif self._known_place(token, cased):
                 found.append((token.start, token.end))
         return found
+
+    def _ward_and_floor(self, tokens: list[Token], index: int) -> bool:
+        """"Quartermain 2": a rare word before a lone digit that counts nothing (not "Lasix 2 mg") names a ward."""
+        if index + 1 >= len(tokens) or len(tokens[index + 1].text) != 1 or not tokens[index + 1].text.isdigit():
+            return False
+        after = tokens[index + 2] if index + 2 < len(tokens) else None
+        decimal = after is not None and after.text == "." and index + 3 < len(tokens) and tokens[index + 3].text.isdigit()
+        ends_phrase = after is None or after.low in WARD_FOLLOWERS or after.low in STOP and after.low not in COUNTED
+        word = self.plain_word(tokens[index])
+        return (word is not None and len(word) > 4 and word not in self.lex.clinical and ends_phrase and not decimal
+                and self.uncommon_non_word(word, 2.0) and not self.lex.misspelt_word(word))
 
     def _facility_name_word(self, token: Token, cased: bool) -> bool:
         word = token.word

@@ -171,7 +171,7 @@ PATTERNS: list[Pattern] = [
     Pattern("ADDRESS", _compile(r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|"
                                 r"PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(?P<phi>\d{5}(?:-\d{4})?)\b", 0)),
     # dates: 7/22, 09/03/1997, 10-15-19; hyphenated m-d needs a word that says "date" before it
-    Pattern("DATE", _compile(rf"(?<![\d/.,]|\d:)(?P<m>{MONTH_NUMBER})/(?P<d>{DAY})(?:/(?P<y>{YEAR}))?(?![\d/]|\.\d)"),
+    Pattern("DATE", _compile(rf"(?<![\d/,]|\d[.:])(?P<m>{MONTH_NUMBER})/(?P<d>{DAY})(?:/(?P<y>{YEAR}))?(?![\d/]|\.\d)"),
             _not_score_or_fraction),
     Pattern("DATE", _compile(rf"(?<![\d/.:-])(?P<m>{MONTH_NUMBER})-(?P<d>{DAY})-(?P<y>{YEAR})(?![\d-])"),
             _not_score_or_fraction),

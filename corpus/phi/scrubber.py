@@ -68,11 +68,16 @@ def chunk_bounds(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
         start = end - overlap
 
 
+def _range_of_same_kind(last: list, span: Span, text: str) -> bool:
+    """"6/30-7/2": two finds of one label joined by a hyphen are one span."""
+    return last[2] == span.label and span.start == last[1] + 1 and text[last[1]] == "-"
+
+
 def merge(spans: list[Span], text: str) -> list[Span]:
-    """Overlapping or touching spans become one; the label is the longest constituent's."""
+    """Overlapping or touching spans become one, as do hyphenated ranges; the label is the longest find's."""
     merged: list[list] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if merged and span.start <= merged[-1][1]:
+        if merged and (span.start <= merged[-1][1] or _range_of_same_kind(merged[-1], span, text)):
             last = merged[-1]
             if span.end - span.start > last[3]:
                 last[2], last[3] = span.label, span.end - span.start
