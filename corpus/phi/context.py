@@ -8,9 +8,8 @@ and how common it is in English. Each rule is one small function over the token 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-
-import regex as re
 
 from medmix.corpus.phi.lexicon import Lexicon
 
@@ -93,10 +92,12 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     tokens = []
+    append = tokens.append
     for match in TOKEN.finditer(text):
-        low = match.group().lower()
-        word = low[:-2] if low.endswith(("'s", "’s")) else low
-        tokens.append(Token(match.start(), match.end(), match.group(), low, word))
+        raw = match.group()
+        low = raw.lower()
+        start, end = match.span()
+        append(Token(start, end, raw, low, low[:-2] if low.endswith(("'s", "’s")) else low))
     return tokens
 
 
@@ -267,7 +268,7 @@ class ContextRules:
         found: list[tuple[int, int]] = []
         for index, token in enumerate(tokens):
             word = token.low
-            if not (word in self.name_cues or len(word) == 1 or self.lex.is_name(token.word)):
+            if not (word in self.name_cues or len(word) == 1 and word.isalpha() or self.lex.is_name(token.word)):
                 continue  # most words: nothing to check
             if word in TITLES and (index + 1 == len(tokens) or tokens[index + 1].text != ":"):  # not "MS: alert"
                 found += self._names_after(tokens, index, cased, self.after_title)
@@ -341,7 +342,7 @@ class ContextRules:
         found: list[tuple[int, int]] = []
         for index, token in enumerate(tokens):
             word = token.low
-            if self._ward_and_floor(tokens, index):
+            if index + 1 < len(tokens) and tokens[index + 1].text.isdigit() and self._ward_and_floor(tokens, index):
                 found.append((token.start, token.end))
                 continue
             if word not in self.place_cues and token.word not in self.place_cues:
