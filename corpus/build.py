@@ -40,6 +40,7 @@ from medmix.corpus.phi.step import PhiScrub
 from medmix.corpus.readers import PubmedVersions, reader_for
 from medmix.corpus.steps import LengthFilter
 from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
+from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 
 
 class BuildError(RuntimeError):
@@ -63,6 +64,7 @@ class StagePlan:
     name: str
     directory: Path
     phases: list[Phase]
+    documents: bool = True  # a cleaning stage, writing kept/ documents (the shard build is not)
 
     @property
     def kept(self) -> Path:
@@ -155,7 +157,27 @@ def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]]) -> 
             steps = recipe_stage_steps(recipe, stage, directory)
             phases = [Phase(name, [read_input(), *steps, write_kept()], logs / name)]
         plans.append(StagePlan(name, directory, phases))
+    plans.append(shard_plan(recipe, run_dir, plans[-1].kept))
     return plans
+
+
+def shard_plan(recipe: Recipe, run_dir: Path, cleaned: Path) -> StagePlan:
+    """Tokenize, mix, pack and describe: the four phases after the last cleaning stage (`medmix.tokenize`)."""
+    settings = ShardSettings(
+        run_dir=run_dir, tokenizer_path=resolve_path(recipe, recipe.tokenizer.path),
+        seq_len=recipe.shards.seq_len, sequences_per_shard=recipe.shards.sequences_per_shard,
+        bos=recipe.tokenizer.bos, eos=recipe.tokenizer.eos, seed=recipe.seed,
+        validation_fraction=recipe.mix.validation_fraction, total_tokens=recipe.mix.total_tokens,
+        shares=recipe.mix.shares, max_repeats=recipe.mix.max_repeats, on_shortfall=recipe.mix.on_shortfall,
+        sources=tuple(s.name for s in recipe.sources), domains={s.name: s.domain for s in recipe.sources})
+    logs = run_dir / "logs" / "shards"
+    read_cleaned = StageInput(str(cleaned), glob_pattern="*.jsonl.gz", add_file_path=False)
+    return StagePlan("shards", run_dir / "shards", documents=False, phases=[
+        Phase("tokenize", [read_cleaned, TokenizeDocuments(settings)], logs / "tokenize"),
+        Phase("mix", [PlanMix(settings)], logs / "mix", tasks=1),
+        Phase("pack", [PackShards(settings)], logs / "pack"),
+        Phase("manifests", [WriteManifests(settings)], logs / "manifests", tasks=1),
+    ])
 
 
 def make_executor(recipe: Recipe, phase: Phase, job_name: str, depends: PipelineExecutor | None) -> PipelineExecutor:
@@ -245,7 +267,8 @@ def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
     inputs = prepare_run_dir(recipe, run_dir)
     plans = plan_stages(recipe, run_dir, inputs)
     for plan in plans:
-        plan.kept.mkdir(parents=True, exist_ok=True)
+        if plan.documents:
+            plan.kept.mkdir(parents=True, exist_ok=True)
 
     if recipe.executor.kind == "slurm":
         executor = None
@@ -287,4 +310,12 @@ def run_phase(recipe: Recipe, plan: StagePlan, phase: Phase, progress) -> None:
         raise BuildError(f"{label} failed: {type(error).__name__}: {error}; "
                          f"task logs are in {phase.logs / 'logs'}") from error
     if (done := completed_tasks(phase.logs)) < tasks:
-        raise BuildError(f"{label}: only {done}/{tasks} tasks completed; task logs are in {phase.logs / 'logs'}")
+        raise BuildError(f"{label}: only {done}/{tasks} tasks completed{last_error(phase.logs)}; "
+                         f"task logs are in {phase.logs / 'logs'}")
+
+
+def last_error(logs: Path) -> str:
+    """The last exception line that a failed task logged, so the user sees why without opening the logs."""
+    lines = [line for path in sorted((logs / "logs").glob("*.log"))
+             for line in path.read_text(errors="replace").splitlines() if "Error: " in line]
+    return f": {lines[-1].strip()}" if lines else ""

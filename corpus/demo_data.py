@@ -20,6 +20,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from medmix.tokenize.tokenizer import train_demo_tokenizer
+
 CONDITIONS = ["type 2 diabetes", "heart failure", "chronic kidney disease", "community-acquired pneumonia",
               "atrial fibrillation", "sepsis", "asthma", "COPD", "hypertension", "major depressive disorder",
               "rheumatoid arthritis", "acute myocardial infarction", "stroke", "tuberculosis", "cirrhosis"]
@@ -350,6 +352,10 @@ def write_demo_inputs(root: str | Path, seed: int = 0) -> dict[str, int]:
     leaked = write_benchmark(root / "benchmarks" / "demo_medqa_test.jsonl", rng)
     pmc_count, pmc_abstracts = write_pmc(root / "pmc", rng)
     title, abstract = next(iter(pmc_abstracts.values()))
+    tokenizer_rng = random.Random(seed + 1)  # its own stream: adding the tokenizer changes no other input
+    corpus = ([paragraph(tokenizer_rng, 6) for _ in range(300)] + [web_page(tokenizer_rng) for _ in range(300)]
+              + [clinical_note(tokenizer_rng, placeholders=True) for _ in range(300)] + list(FOREIGN.values()))
+    train_demo_tokenizer(corpus, root / "tokenizer.model")
     return {
         "pmc": pmc_count,
         "pubmed": write_pubmed(root / "pubmed", rng, pmc_abstracts, leaked[:1]),

@@ -271,6 +271,11 @@ Stage = Annotated[
 class MixConfig(Strict):
     total_tokens: PositiveInt
     shares: dict[str, float] = Field(description="target share per domain or per source (any positive scale)")
+    max_repeats: float = Field(4.0, gt=0, description="most passes over any source's tokens")
+    on_shortfall: Literal["error", "warn"] = Field(
+        "error", description="a target needing more than max_repeats passes: fail, or cap and warn")
+    validation_fraction: Annotated[float, Field(ge=0, lt=0.5)] = Field(
+        0.005, description="share of each domain's documents held out, before mixing, as validation")
 
     @field_validator("shares")
     @classmethod
@@ -285,6 +290,13 @@ class MixConfig(Strict):
 
 class TokenizerConfig(Strict):
     path: str = Field(description="SentencePiece tokenizer.model or HF tokenizer.json")
+    bos: bool = Field(True, description="<s> before each document (LLaMA-2)")
+    eos: bool = Field(True, description="</s> after each document (LLaMA-2)")
+
+
+class ShardConfig(Strict):
+    seq_len: PositiveInt = Field(4096, description="tokens per training sequence (LLaMA-2: 4096)")
+    sequences_per_shard: PositiveInt = Field(8192, description="sequences per shard file (8192 x 4096 x 2 B = 64 MB)")
 
 
 # ------------------------------------------------------------------------------------------- executors
@@ -331,6 +343,7 @@ class Recipe(Strict):
     stages: list[Stage] = []
     mix: MixConfig
     tokenizer: TokenizerConfig
+    shards: ShardConfig = ShardConfig()
     executor: Executor = LocalExecutor()
 
     @model_validator(mode="after")

@@ -1,0 +1,90 @@
+"""Token-budgeted mixing: how many tokens each source contributes, and which documents carry them.
+
+Each source's target is its share of `total_tokens`. A share given per domain is split among that
+domain's sources in proportion to their tokens (so within a domain the natural mix is kept). A source
+with factor f = target / available goes in floor(f) whole times, plus a deterministic fraction: its
+documents in the order of a seeded hash of their ids, until the fraction's tokens are reached. A factor
+above `max_repeats` cannot be met: the build fails, or (with `on_shortfall: warn`) caps it and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import polars as pl
+
+
+class MixError(ValueError):
+    """A target that the cleaned sources cannot meet within the recipe's repetition cap."""
+
+
+@dataclass
+class SourcePlan:
+    source: str
+    domain: str
+    available_tokens: int
+    target_tokens: float
+    factor: float  # passes over the source's tokens: 0.25 down-samples, 2.5 repeats
+    capped: bool = False
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def source_targets(available: dict[str, int], domains: dict[str, str], shares: dict[str, float],
+                   total_tokens: int) -> dict[str, float]:
+    """Target tokens per source; `shares` keys are source names or domains, on any positive scale."""
+    scale = sum(shares.values())
+    targets = {source: 0.0 for source in available}
+    for key, share in shares.items():
+        members = [key] if key in available else [s for s in available if domains[s] == key and s not in shares]
+        pool = sum(available[s] for s in members)
+        for source in members:
+            weight = available[source] / pool if pool else 1 / len(members)
+            targets[source] += total_tokens * share / scale * weight
+    return targets
+
+
+def plan_sources(available: dict[str, int], domains: dict[str, str], shares: dict[str, float], total_tokens: int,
+                 max_repeats: float, on_shortfall: str) -> tuple[list[SourcePlan], list[str]]:
+    plans, warnings = [], []
+    for source, target in source_targets(available, domains, shares, total_tokens).items():
+        have = available[source]
+        factor = target / have if have else (math.inf if target else 0.0)
+        plan = SourcePlan(source, domains[source], have, target, factor)
+        if factor > max_repeats:
+            message = (f"source '{source}' has {have:,} tokens after cleaning; its target of {target:,.0f} tokens "
+                       f"needs {factor:.2f} passes, more than mix.max_repeats = {max_repeats}. Lower "
+                       "mix.total_tokens, raise mix.max_repeats, or set mix.on_shortfall: warn")
+            if on_shortfall == "error" or not have:
+                raise MixError(message)
+            warnings.append(message + f"; capped at {max_repeats} passes")
+            plan.factor, plan.capped = max_repeats, True
+        plans.append(plan)
+    return plans, warnings
+
+
+def select_documents(docs: pl.DataFrame, plans: list[SourcePlan], seed: int) -> pl.DataFrame:
+    """The training stream before packing: each chosen document once per pass, globally shuffled.
+
+    `docs` has one row per training document: rank, offset, length, source, key (a seeded hash of its id).
+    """
+    chosen = []
+    for plan in plans:
+        rows = docs.filter(pl.col("source") == plan.source).sort("key")
+        whole = int(plan.factor)
+        chosen += [rows] * whole
+        remainder = (plan.factor - whole) * plan.available_tokens
+        if remainder > 0 and rows.height:
+            cumulative = np.concatenate([[0], rows["length"].cum_sum().to_numpy()])
+            above = int(np.searchsorted(cumulative, remainder))  # the shortest prefix reaching the remainder
+            take = above if above < len(cumulative) and (
+                cumulative[above] - remainder < remainder - cumulative[above - 1]) else above - 1
+            chosen.append(rows.head(take))
+    if not chosen:
+        return docs.clear()
+    stream = pl.concat(chosen)
+    order = np.random.default_rng(seed).permutation(stream.height)
+    return stream[order]

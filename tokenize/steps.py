@@ -1,0 +1,256 @@
+"""The shard build as datatrove blocks, in four phases after the last cleaning stage:
+
+1. `TokenizeDocuments` (every task): encodes its share of the cleaned documents, `<s>`/`</s>` added per the
+   recipe, into `tokens/<rank>.bin` plus a document table; a seeded hash of each id sends a fraction of
+   every domain's documents to validation, before any mixing.
+2. `PlanMix` (one task): token counts per source, the mix plan, and the shuffled document stream.
+3. `PackShards` (every task): cuts the stream into `seq_len` sequences and writes its shards.
+4. `WriteManifests` (one task): one manifest per shard set, from the shards' own checksums and indexes.
+
+Shard sets: `shards/train/`, and `shards/valid_<domain>/` for the trainer's forgetting curves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import xxhash
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from medmix.corpus.accounting import atomic_write_bytes, write_parquet
+from medmix.corpus.steps import StageError
+from medmix.tokenize.mix import MixError, plan_sources, select_documents
+from medmix.tokenize.shards import INDEX_DTYPE, write_manifest, write_shard
+from medmix.tokenize.tokenizer import Tokenizer
+
+STREAM_DTYPE = np.dtype([("rank", "<u4"), ("offset", "<u8"), ("length", "<u4"), ("source", "<u2")])
+BATCH = 256  # documents per encode call
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    run_dir: Path
+    tokenizer_path: str
+    seq_len: int
+    sequences_per_shard: int
+    bos: bool
+    eos: bool
+    seed: int
+    validation_fraction: float
+    total_tokens: int
+    shares: dict
+    max_repeats: float
+    on_shortfall: str
+    sources: tuple[str, ...]  # recipe order: a source's number in shard indexes
+    domains: dict
+
+    @property
+    def tokens_dir(self) -> Path:
+        return self.run_dir / "tokens"
+
+    @property
+    def mix_dir(self) -> Path:
+        return self.run_dir / "mix"
+
+    @property
+    def entries_dir(self) -> Path:
+        """Each packed shard's manifest entry, until the manifest phase gathers them."""
+        return self.mix_dir / "shard_entries"
+
+    @property
+    def shards_dir(self) -> Path:
+        return self.run_dir / "shards"
+
+    def shard_sets(self) -> list[str]:
+        return ["train"] + [f"valid_{domain}" for domain in sorted(set(self.domains.values()))]
+
+
+def document_key(seed: int, source: str, doc_id: str) -> int:
+    """A seeded 64-bit hash of a document's identity: its validation draw and its place in sampling order."""
+    return xxhash.xxh3_64_intdigest(f"{source}/{doc_id}".encode(), seed=seed)
+
+
+class TokenizeDocuments(PipelineStep):
+    name = "🔤 Tokenize"
+    type = "🔧 - MEDMIX"
+
+    def __init__(self, settings: ShardSettings):
+        super().__init__()
+        self.settings = settings
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        settings = self.settings
+        tokenizer = Tokenizer(settings.tokenizer_path)
+        cut = settings.validation_fraction * 2**64
+        bin_path = settings.tokens_dir / f"{rank:05d}.bin"
+        bin_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = bin_path.with_name(f".{bin_path.name}.tmp")
+        rows = {"id": [], "source": [], "domain": [], "offset": [], "length": [], "key": [], "split": []}
+        offset = 0
+        with open(partial, "wb") as out:
+            batch = []
+            for doc in [*(data or ()), None]:
+                if doc is not None:
+                    batch.append(doc)
+                if len(batch) < BATCH and doc is not None or not batch:
+                    continue
+                with self.track_time():
+                    encoded = tokenizer.encode_batch([d.text for d in batch])
+                for document, ids in zip(batch, encoded):
+                    ids = [tokenizer.bos_id] * settings.bos + ids + [tokenizer.eos_id] * settings.eos
+                    np.asarray(ids, dtype=tokenizer.dtype).tofile(out)
+                    source = document.metadata.get("source", "")
+                    key = document_key(settings.seed, source, str(document.id))
+                    for column, value in zip(rows, (str(document.id), source, document.metadata.get("domain", ""),
+                                                    offset, len(ids), key, "valid" if key < cut else "train")):
+                        rows[column].append(value)
+                    offset += len(ids)
+                    self.stat_update("tokens", value=len(ids))
+                batch = []
+        partial.replace(bin_path)
+        table = pl.DataFrame(rows, schema={"id": pl.String, "source": pl.String, "domain": pl.String,
+                                           "offset": pl.UInt64, "length": pl.UInt32, "key": pl.UInt64,
+                                           "split": pl.String})
+        table = table.with_columns(rank=pl.lit(rank, pl.UInt32))
+        write_parquet(settings.tokens_dir / f"{rank:05d}.docs.parquet", table.to_arrow())
+        return ()
+
+
+def read_documents(settings: ShardSettings) -> pl.DataFrame:
+    files = sorted(settings.tokens_dir.glob("*.docs.parquet"))
+    if not files:
+        raise StageError(f"{settings.tokens_dir}: no tokenized documents")
+    return pl.concat([pl.read_parquet(f) for f in files]).sort("rank", "offset")
+
+
+def as_stream(docs: pl.DataFrame, sources: tuple[str, ...]) -> np.ndarray:
+    stream = np.empty(docs.height, dtype=STREAM_DTYPE)
+    stream["rank"], stream["offset"], stream["length"] = docs["rank"], docs["offset"], docs["length"]
+    number = {name: i for i, name in enumerate(sources)}
+    stream["source"] = [number[s] for s in docs["source"]]
+    return stream
+
+
+class PlanMix(PipelineStep):
+    name = "⚖️ Mix plan"
+    type = "🔧 - MEDMIX"
+
+    def __init__(self, settings: ShardSettings):
+        super().__init__()
+        self.settings = settings
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        settings = self.settings
+        docs = read_documents(settings)
+        train = docs.filter(pl.col("split") == "train")
+        counted = dict(train.group_by("source").agg(pl.col("length").sum()).iter_rows())
+        available = {source: int(counted.get(source, 0)) for source in settings.sources}
+        try:
+            plans, warnings = plan_sources(available, settings.domains, settings.shares, settings.total_tokens,
+                                           settings.max_repeats, settings.on_shortfall)
+        except MixError as error:
+            raise StageError(f"mix: {error}") from None
+        if warnings:
+            self.stat_update("capped_sources", value=len(warnings))
+        settings.mix_dir.mkdir(parents=True, exist_ok=True)
+        streams = {"train": select_documents(train, plans, settings.seed)}
+        valid = docs.filter(pl.col("split") == "valid")
+        for domain in sorted(set(settings.domains.values())):
+            streams[f"valid_{domain}"] = valid.filter(pl.col("domain") == domain).sort("key")
+        for name, stream in streams.items():
+            with open(settings.mix_dir / f".{name}.npy.tmp", "wb") as handle:
+                np.save(handle, as_stream(stream, settings.sources))
+            (settings.mix_dir / f".{name}.npy.tmp").replace(settings.mix_dir / f"{name}.npy")
+        report = {"sources": [p.as_row() for p in plans], "warnings": warnings,
+                  "validation_documents": valid.height, "validation_tokens": int(valid["length"].sum() or 0)}
+        atomic_write_bytes(settings.mix_dir / "plan.json", json.dumps(report, indent=1).encode())
+        return ()
+
+
+class PackShards(PipelineStep):
+    name = "📦 Pack shards"
+    type = "🔧 - MEDMIX"
+
+    def __init__(self, settings: ShardSettings):
+        super().__init__()
+        self.settings = settings
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        dtype = Tokenizer(self.settings.tokenizer_path).dtype
+        files: dict[int, np.memmap] = {}
+        for shard_set in self.settings.shard_sets():
+            stream = np.load(self.settings.mix_dir / f"{shard_set}.npy")
+            for number, tokens, index in self.shards_of(stream, rank, world_size, files, dtype):
+                entry = write_shard(self.settings.shards_dir / shard_set, number, tokens, index,
+                                    list(self.settings.sources))
+                atomic_write_bytes(self.settings.entries_dir / shard_set / f"{number:05d}.json",
+                                   json.dumps(entry).encode())
+                self.stat_update("sequences", value=tokens.shape[0])
+        return ()
+
+    def shards_of(self, stream: np.ndarray, rank: int, world_size: int, files: dict, dtype):
+        """This task's shards (every `world_size`-th): token arrays and their source index."""
+        seq_len, per_shard = self.settings.seq_len, self.settings.sequences_per_shard
+        ends = np.cumsum(stream["length"], dtype=np.int64)
+        sequences = int(ends[-1]) // seq_len if len(ends) else 0  # the last partial sequence is dropped
+        for number in range(rank, -(-sequences // per_shard), world_size):
+            first, last = number * per_shard, min((number + 1) * per_shard, sequences)
+            begin, stop = first * seq_len, last * seq_len
+            tokens = np.empty(stop - begin, dtype=dtype)
+            pieces = []
+            entry = int(np.searchsorted(ends, begin, side="right"))
+            position = begin
+            while position < stop:
+                start_of_entry = int(ends[entry]) - int(stream["length"][entry])
+                take_from = position - start_of_entry
+                take = min(int(ends[entry]), stop) - position
+                source = self.rank_tokens(files, int(stream["rank"][entry]), dtype)
+                at = int(stream["offset"][entry]) + take_from
+                tokens[position - begin:position - begin + take] = source[at:at + take]
+                pieces += self.index_rows(position - first * seq_len, take, int(stream["source"][entry]))
+                position += take
+                entry += 1
+            yield number, tokens.reshape(-1, seq_len), np.array(pieces, dtype=INDEX_DTYPE)
+
+    def index_rows(self, position: int, length: int, source: int) -> list[tuple]:
+        """A piece of a document, split where it crosses sequence boundaries."""
+        rows, seq_len = [], self.settings.seq_len
+        while length:
+            sequence, start = divmod(position, seq_len)
+            piece = min(length, seq_len - start)
+            rows.append((sequence, start, piece, source))
+            position, length = position + piece, length - piece
+        return rows
+
+    def rank_tokens(self, files: dict, rank: int, dtype) -> np.memmap:
+        if rank not in files:
+            files[rank] = np.memmap(self.settings.tokens_dir / f"{rank:05d}.bin", dtype=dtype, mode="r")
+        return files[rank]
+
+
+class WriteManifests(PipelineStep):
+    name = "🧾 Manifests"
+    type = "🔧 - MEDMIX"
+
+    def __init__(self, settings: ShardSettings):
+        super().__init__()
+        self.settings = settings
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        tokenizer = Tokenizer(self.settings.tokenizer_path)
+        for shard_set in self.settings.shard_sets():
+            folder = self.settings.shards_dir / shard_set
+            folder.mkdir(parents=True, exist_ok=True)
+            entries = sorted((self.settings.entries_dir / shard_set).glob("*.json"))
+            header = {"split": shard_set, "dtype": tokenizer.dtype.str, "seq_len": self.settings.seq_len,
+                      "vocab_size": tokenizer.vocab_size, "tokenizer_sha256": tokenizer.sha256,
+                      "bos_id": tokenizer.bos_id if self.settings.bos else None,
+                      "eos_id": tokenizer.eos_id if self.settings.eos else None,
+                      "sources": list(self.settings.sources), "seed": self.settings.seed}
+            write_manifest(folder, header, [json.loads(e.read_text()) for e in entries])
+        return ()

@@ -1,0 +1,77 @@
+"""The tokenizer, loaded from a file the recipe names: SentencePiece `tokenizer.model` or HF `tokenizer.json`.
+
+A `.model` file is encoded by the `sentencepiece` library itself, so token ids equal the reference
+encoding exactly (byte fallback, whitespace and newlines included); a `tokenizer.json` goes through HF
+`tokenizers`, and conversions of SentencePiece models to it have been seen to change ids, so prefer the
+`.model` when you have it. The file's sha256 travels into every shard manifest, so the trainer can
+refuse shards made with another tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 when every id fits, uint32 otherwise; always little-endian on disk."""
+    return np.dtype("<u2") if vocab_size <= 1 << 16 else np.dtype("<u4")
+
+
+class Tokenizer:
+    """`encode_batch(texts)` -> one list of ids per text, without BOS/EOS (the packer adds them)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"tokenizer file not found: {self.path}")
+        self.sha256 = file_sha256(self.path)
+        if self.path.suffix == ".json":
+            from tokenizers import Tokenizer as HFTokenizer
+
+            self._hf = HFTokenizer.from_file(str(self.path))
+            self._sp = None
+            self.vocab_size = self._hf.get_vocab_size()
+            self.bos_id = self._hf.token_to_id("<s>")
+            self.eos_id = self._hf.token_to_id("</s>")
+        else:
+            import sentencepiece
+
+            self._sp = sentencepiece.SentencePieceProcessor(model_file=str(self.path))
+            self._hf = None
+            self.vocab_size = self._sp.vocab_size()
+            self.bos_id, self.eos_id = self._sp.bos_id(), self._sp.eos_id()
+        self.dtype = token_dtype(self.vocab_size)
+
+    def encode_batch(self, texts: list[str], threads: int = 1) -> list[list[int]]:
+        if self._sp is not None:
+            return self._sp.encode(texts, num_threads=threads)
+        return [encoding.ids for encoding in self._hf.encode_batch(texts, add_special_tokens=False)]
+
+
+def train_demo_tokenizer(texts: list[str], model_path: Path, vocab_size: int = 2000) -> Path:
+    """A small BPE SentencePiece model with byte fallback, LLaMA-2's recipe in miniature, for the demo,
+    which cannot ship LLaMA-2's own tokenizer. Deterministic for the same texts."""
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type="bpe",
+        byte_fallback=True, character_coverage=0.9995, split_digits=True, allow_whitespace_only_pieces=True,
+        normalization_rule_name="identity", remove_extra_whitespaces=False, add_dummy_prefix=True,
+        bos_id=1, eos_id=2, unk_id=0, pad_id=-1, num_threads=1, minloglevel=2, max_sentence_length=1 << 20)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model_path.write_bytes(model.getvalue())
+    return model_path
