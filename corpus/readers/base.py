@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import tarfile
 import zipfile
 import zlib
@@ -105,10 +106,16 @@ class SourceReader(AccountedStep):
         self.domain = domain
         self.files = list(files)
         self.max_chars = max_chars
+        self.root = os.path.commonpath([os.path.dirname(f) for f in self.files]) if self.files else ""
 
     @property
     def slug(self) -> str:
         return f"read_{self.source}"
+
+    def location(self, path: str, number: int) -> str:
+        """`file:line` relative to the source's folder: the id of a record that has none of its own, the same
+        wherever the data is mounted (ids decide validation draws and sampling order)."""
+        return f"{os.path.relpath(path, self.root)}:{number}"
 
     def records(self, path: str) -> Iterator[Document | Rejected]:
         """Yield every record of one file, parsed or rejected."""

@@ -69,7 +69,7 @@ class CsvReader(SourceReader):
             if missing := [c for c in (self.text_column, self.id_column) if c not in names]:
                 raise UnreadableFile(f"{path}: no column {missing} (columns: {names[:20]})")
             for line_number, row in enumerate(rows, start=1):
-                yield self.document(row, f"{path}:{line_number}")
+                yield self.document(row, self.location(path, line_number))
 
     def document(self, row: dict, location: str) -> Document | Rejected:
         identifier = record_id(without_bad_bytes(row.get(self.id_column) or ""), location)
@@ -130,7 +130,7 @@ class JsonlReader(SourceReader):
                 if line_number == 1:
                     line = line.removeprefix(b"\xef\xbb\xbf")  # byte-order mark
                 if line.strip():
-                    yield self.document(line, f"{path}:{line_number}")
+                    yield self.document(line, self.location(path, line_number))
 
     def document(self, line: bytes, location: str) -> Document | Rejected:
         try:
@@ -171,5 +171,5 @@ class ParquetReader(JsonlReader):
                 if isinstance(text, bytes):
                     text = text.decode("utf-8", "surrogateescape")
                 yield Document(text=text if isinstance(text, str) else "",
-                               id=record_id(row.get(self.id_key), f"{path}:{row_number}"),
+                               id=record_id(row.get(self.id_key), self.location(path, row_number)),
                                metadata=pick_fields(row, self.metadata_keys))
