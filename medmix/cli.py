@@ -129,7 +129,7 @@ def demo(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="where inputs and outputs go")] = Path("runs/demo"),
     recipe: Annotated[Optional[Path], typer.Option(help="default: the bundled recipes/demo.yaml")] = None,
 ) -> None:
-    """Generate synthetic inputs in every source's real format, then build recipes/demo.yaml on them."""
+    """Generate synthetic inputs in every source's real format, build recipes/demo.yaml on them, and audit."""
     from medmix.corpus.demo_data import write_demo_inputs
 
     inputs = run_dir / "inputs"
@@ -137,7 +137,60 @@ def demo(
     console.print(f"generated demo inputs in {inputs}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     recipe_path = recipe or Path(str(resources.files("medmix.recipes") / "demo.yaml"))
     run_build(recipe_path, run_dir / "build", inputs)
-    show_status(run_dir / "build")
+    audit(run_dir / "build", json_out=run_dir / "audit.json", html_out=run_dir / "audit.html")
+    console.print(f"shards in {run_dir / 'build' / 'shards'}; audit report in {run_dir / 'audit.html'}")
+
+
+@app.command()
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="a build's output_dir")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the report as JSON")] = None,
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="also write an HTML report with plots")] = None,
+) -> None:
+    """Account for every record, and compare target with realized token shares read from the shards."""
+    import json
+
+    from medmix.corpus.audit import audit as run_audit
+    from medmix.corpus.audit import html_report
+
+    if not (run_dir / "recipe.json").exists():
+        fail(f"{run_dir} is not a medmix run directory (no recipe.json)")
+    report = run_audit(run_dir)
+    show_status(run_dir)
+    if "shares" not in report:
+        console.print("[yellow]no training shards yet: the mix part of the audit needs a finished build[/]")
+    else:
+        shares = Table("key", "target %", "realized %", "delta (pp)", "tokens", title="mix: read from the shards",
+                       title_justify="left")
+        for row in report["shares"]:
+            mark = "" if row["within_tolerance"] else " [bold red]✗[/]"
+            shares.add_row(row["key"], f"{row['target_pct']:.2f}", f"{row['realized_pct']:.2f}",
+                           f"{row['delta_pp']:+.2f}{mark}", f"{row['tokens']:,}")
+        console.print(shares)
+        tokens = Table("source", "domain", "docs", "tokens cleaned", "validation", "target", "repetition",
+                       "in shards", title="tokens per source", title_justify="left")
+        for row in report["tokens"]:
+            tokens.add_row(row["source"], row["domain"], f"{row['docs_cleaned']:,}", f"{row['tokens_cleaned']:,}",
+                           f"{row['tokens_validation']:,}", f"{row['tokens_target']:,}",
+                           f"{row['repetition_factor']:.2f}" + (" (capped)" if row["capped"] else ""),
+                           f"{row['tokens_in_shards']:,}")
+        console.print(tokens)
+        for warning in report["mix_warnings"]:
+            console.print(f"[yellow]mix warning:[/] {warning}")
+    if report["phi"]:
+        phi = Table("source", "label", "spans", title="PHI spans by type", title_justify="left")
+        for row in report["phi"]:
+            phi.add_row(row["source"], row["label"], f"{row['spans']:,}")
+        console.print(phi)
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=1, default=str))
+    if html_out:
+        html_out.write_text(html_report(report))
+    off = [row["key"] for row in report.get("shares", []) if not row["within_tolerance"]]
+    if off or report["accounting_problems"]:
+        console.print(f"[bold red]audit failed:[/] shares off target: {off}; "
+                      f"accounting problems: {len(report['accounting_problems'])}")
+        raise typer.Exit(1)
 
 
 def phi_scrubber(ner_model: str | None):

@@ -1,0 +1,67 @@
+"""Feeding shards to the trainer: a torch `Dataset` over a shard set and a resumable, rank-sharded sampler.
+
+The order is a seeded permutation of all sequences per epoch; rank r of W takes positions r, r+W, ...
+of it, so ranks never overlap. The sampler's state is (epoch, position): restoring it continues the
+exact sequence stream a crashed run would have seen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from medmix.tokenize.shards import ShardSet, open_shard_set
+
+
+class PackedSequences(Dataset):
+    """Sequence i of the shard set as an int64 tensor of `seq_len` tokens (the trainer shifts for targets)."""
+
+    def __init__(self, folder: str | Path, tokenizer_sha256: str | None = None, verify_checksums: bool = False):
+        self.shards: ShardSet = open_shard_set(folder, tokenizer_sha256, verify=verify_checksums)
+
+    def __len__(self) -> int:
+        return len(self.shards)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(self.shards.sequence(int(index)).astype(np.int64))
+
+
+class ResumableSampler(Sampler[int]):
+    """Deterministic, data-parallel, resumable: `state_dict()` after any step, `load_state_dict()` to go on."""
+
+    def __init__(self, length: int, rank: int = 0, world_size: int = 1, seed: int = 0):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in [0, {world_size})")
+        self.length, self.rank, self.world_size, self.seed = length, rank, world_size, seed
+        self.epoch, self.position = 0, 0  # position: how many of this rank's indices were already served
+
+    def per_rank(self) -> int:
+        return self.length // self.world_size  # every rank gets as many; the few left over wait for the next epoch
+
+    def order(self, epoch: int) -> np.ndarray:
+        permutation = np.random.default_rng([self.seed, epoch]).permutation(self.length)
+        return permutation[self.rank:self.per_rank() * self.world_size:self.world_size]
+
+    def __iter__(self):
+        while True:
+            order = self.order(self.epoch)
+            while self.position < len(order):
+                self.position += 1
+                yield int(order[self.position - 1])
+            self.epoch, self.position = self.epoch + 1, 0
+
+    def __len__(self) -> int:
+        return self.per_rank()
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position, "rank": self.rank, "world_size": self.world_size,
+                "seed": self.seed, "length": self.length}
+
+    def load_state_dict(self, state: dict) -> None:
+        expected = {"rank": self.rank, "world_size": self.world_size, "seed": self.seed, "length": self.length}
+        if {k: state[k] for k in expected} != expected:
+            raise ValueError(f"sampler state {state} was saved for another rank, world size, seed or shard set")
+        self.epoch, self.position = state["epoch"], state["position"]
