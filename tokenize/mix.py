@@ -3,7 +3,7 @@
 Each source's target is its share of `total_tokens`. A share given per domain is split among that
 domain's sources in proportion to their tokens (so within a domain the natural mix is kept). A source
 with factor f = target / available goes in floor(f) whole times, plus a deterministic fraction: its
-documents in the order of a seeded hash of their ids, until the fraction's tokens are reached. A factor
+documents in the order of a seeded hash of their ids, each taken while it still fits the fraction's tokens. A factor
 above `max_repeats` cannot be met: the build fails, or (with `on_shortfall: warn`) caps it and says so.
 """
 
@@ -66,6 +66,20 @@ def plan_sources(available: dict[str, int], domains: dict[str, str], shares: dic
     return plans, warnings
 
 
+def first_fit(lengths: np.ndarray, budget: float) -> np.ndarray:
+    """Which documents, taken in order, fill `budget` tokens: each one that still fits. The realized count
+    ends within one short document of the budget, where a plain prefix could miss by a whole long one."""
+    take = np.zeros(len(lengths), dtype=bool)
+    remaining, smallest = budget, int(lengths.min())
+    for position, length in enumerate(lengths.tolist()):
+        if length <= remaining:
+            take[position] = True
+            remaining -= length
+            if remaining < smallest:
+                break
+    return take
+
+
 def select_documents(docs: pl.DataFrame, plans: list[SourcePlan], seed: int) -> pl.DataFrame:
     """The training stream before packing: each chosen document once per pass, globally shuffled.
 
@@ -78,11 +92,7 @@ def select_documents(docs: pl.DataFrame, plans: list[SourcePlan], seed: int) -> 
         chosen += [rows] * whole
         remainder = (plan.factor - whole) * plan.available_tokens
         if remainder > 0 and rows.height:
-            cumulative = np.concatenate([[0], rows["length"].cum_sum().to_numpy()])
-            above = int(np.searchsorted(cumulative, remainder))  # the shortest prefix reaching the remainder
-            take = above if above < len(cumulative) and (
-                cumulative[above] - remainder < remainder - cumulative[above - 1]) else above - 1
-            chosen.append(rows.head(take))
+            chosen.append(rows.filter(pl.Series(first_fit(rows["length"].to_numpy(), remainder))))
     if not chosen:
         return docs.clear()
     stream = pl.concat(chosen)

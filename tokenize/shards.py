@@ -5,7 +5,7 @@ A shard set is a folder:
     manifest.json            format, dtype, seq_len, vocab_size, tokenizer_sha256, bos/eos ids,
                              sequences, tokens, tokens per source, and every shard's sha256
     shard_00000.bin          sequences x seq_len token ids, dtype "<u2" (or "<u4" for vocabularies > 65,536)
-    shard_00000.index.npy    one row per piece of a document inside a sequence:
+    shard_00000.index.npy    one row per piece of a document inside a sequence (numbered within the shard):
                              (sequence, start, length, source) -- which source each token range came from
 
 Reading needs numpy alone:
