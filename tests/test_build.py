@@ -91,13 +91,17 @@ def test_an_interrupted_build_resumes_to_the_same_output(local_run, demo_inputs,
     quarantine = run_dir / "stages" / "01_pubmed_versions" / "removed" / "pubmed_versions"
     expected_removed = {p.name: gzip.decompress(p.read_bytes()) for p in quarantine.glob("*.jsonl.gz")}
     # what a task killed mid-write leaves: no completion marker, a partial output, a stale quarantine
-    for phase in ("01_pubmed_versions/pubmed_versions", "06_dedup/filter", "07_decontaminate/decontaminate", "08_phi/phi"):
+    for phase in ("01_pubmed_versions/pubmed_versions", "06_dedup/filter", "07_decontaminate/decontaminate", "08_phi/phi",
+                  "shards/pack"):
         (run_dir / "logs" / phase / "completions" / "00001").unlink()
     partial = run_dir / "stages" / final_stage(run_dir) / "kept" / "00001.jsonl.gz"
     partial.write_bytes(partial.read_bytes()[:100])
     (quarantine / "00001.jsonl.gz").write_bytes(gzip.compress(b'{"stale": true}\n'))
+    expected_shards = shard_bytes(run_dir)
+    (run_dir / "shards" / "train" / "shard_00001.bin").write_bytes(b"half a shard")
     build(demo_recipe(demo_inputs, run_dir), run_dir)
     assert kept_content(run_dir) == expected
+    assert shard_bytes(run_dir) == expected_shards
     # the re-run of rank 1 replaced (or, having removed nothing, deleted) its stale quarantine
     rank1 = quarantine / "00001.jsonl.gz"
     assert (gzip.decompress(rank1.read_bytes()) if rank1.exists() else None) == expected_removed.get(rank1.name)
@@ -156,6 +160,37 @@ def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
         ray.shutdown()
     assert kept_content(run_dir) == kept_content(local_run)
     assert check_accounts(run_dir) == []
+    assert shard_bytes(run_dir) == shard_bytes(local_run)  # another executor and run dir: the same bytes
+
+
+def shard_bytes(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted((run_dir / "shards").rglob("*")) if p.is_file()}
+
+
+def test_the_demo_shards_realize_the_recipe_mix_and_the_audit_reads_them(local_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+    from medmix.train.data import PackedSequences
+
+    result = CliRunner().invoke(app, ["audit", str(local_run), "--json", str(tmp_path / "a.json"),
+                                      "--html", str(tmp_path / "a.html")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert [(r["key"], r["within_tolerance"]) for r in report["shares"]] == [
+        ("biomedical", True), ("clinical", True), ("general", True)]
+    realized = {r["key"]: r["realized_pct"] for r in report["shares"]}
+    assert abs(realized["biomedical"] - 75) <= 0.5 and abs(realized["clinical"] - 5) <= 0.5
+    factors = {r["source"]: r["repetition_factor"] for r in report["tokens"]}
+    assert factors["pubmed"] > 3 and factors["mimic3"] < 0.5  # literature repeated, notes down-sampled
+    assert {r["label"] for r in report["phi"]} == {"NAME", "PHONE"}
+    assert "<svg" in (tmp_path / "a.html").read_text()
+    manifest = json.loads((local_run / "shards" / "train" / "manifest.json").read_text())
+    dataset = PackedSequences(local_run / "shards" / "train", tokenizer_sha256=manifest["tokenizer_sha256"],
+                              verify_checksums=True)
+    assert len(dataset) == manifest["sequences"] and dataset[0].shape == (512,)
+    assert sorted(p.name for p in (local_run / "shards").iterdir()) == [
+        "train", "valid_biomedical", "valid_clinical", "valid_general"]
 
 
 FAKE_SBATCH = """#!/usr/bin/env python3
@@ -187,13 +222,13 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     phases = [script.parent for script in scripts]
     # each phase: its job array, then datatrove's stats-merging job; each array waits for the one before
     job_calls = calls[0::2]
-    assert len(calls) == 2 * len(phases) == 2 * 13  # 9 stages, dedup in 5 phases
+    assert len(calls) == 2 * len(phases) == 2 * 17  # 9 stages (dedup in 5 phases), then 4 shard phases
     assert "--dependency" not in job_calls[0]
     for number, call in enumerate(job_calls[1:], start=1):
         assert f"--dependency=afterok:{1000 + 2 * (number - 1)}" in call
     for phase in phases:
         script = (phase / "launch_script.slurm").read_text()
-        array = "--array=0-0" if phase.name == "clusters" else "--array=0-7"  # clustering is one task
+        array = "--array=0-0" if phase.name in ("clusters", "mix", "manifests") else "--array=0-7"  # one-task phases
         for directive in ("--partition=cpu-long", "--time=02:00:00", "--cpus-per-task=2", "--mem-per-cpu=4G",
                           array, "--account=medlab", "--job-name=medmix-demo-"):
             assert f"#SBATCH {directive}" in script
@@ -205,12 +240,13 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     assert [type(step).__name__ for step in executor.pipeline] == ["StageInput", "DedupFilter", "JsonlWriter"]
 
 
-def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_not_broken(demo_inputs, tmp_path):
+def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_and_the_mix_says_why(demo_inputs, tmp_path):
     recipe = demo_recipe(demo_inputs, tmp_path / "run")
     stages = [stage.model_copy(update={"min_chars": 10_000_000}) if stage.kind == "length_filter" else stage
               for stage in recipe.stages]
     recipe = recipe.model_copy(update={"stages": stages})
-    build(recipe, tmp_path / "run")
+    with pytest.raises(BuildError, match=r"shards: mix failed: .*source 'pmc' has 0 tokens after cleaning"):
+        build(recipe, tmp_path / "run")  # the cleaning stages run through; only the mix has nothing to mix
     assert kept_content(tmp_path / "run") and not any(
         lines for name, lines in kept_content(tmp_path / "run").items() if name.startswith(("04_", "05_", "06_", "07_", "08_")))
     assert check_accounts(tmp_path / "run") == []
