@@ -1,7 +1,7 @@
 """Speed of the shard build's tokenization: medmix's tokenize + pack phases against raw sentencepiece and
 datatrove's `DocumentTokenizer`, on the same documents and the same number of workers.
 
-    python benchmarks/tokenize_speed.py [--workers 2] [--mb 12] [--repeat 1] [--shared ../shared/data]
+    python benchmarks/tokenize_speed.py [--workers 2] [--mb 100] [--repeat 2] [--shared ../shared/data]
 
 Why
 - The mixing issue sets the targets: the whole shard build (tokenize, mix plan, pack, manifests) runs at
@@ -15,9 +15,9 @@ What it measures
   (repeated if one pass is shorter): PMC full texts and PubMed abstracts (biomedical), mtsamples
   transcriptions and PhysioNet nursing notes (clinical), WikiText articles, Common Crawl documents and
   the NLTK corpora abc, webtext, state_union and inaugural cut into documents of about 8,000 characters
-  (general). They are written once, round-robin, into `--workers` jsonl.gz files
-  `{"id", "text", "source", "domain"}`, so task r of N reads file r; raw sentencepiece gets the same
-  split of the same texts in memory.
+  (general). They are written once into `--workers` jsonl.gz files `{"id", "text", "source", "domain"}`
+  of equal size (each document to the lightest file so far), so task r of N reads file r; raw
+  sentencepiece gets the same split of the same texts in memory.
 - (a) raw sentencepiece: a pool of N processes (fork), each loads LLaMA-2's `tokenizer.model` in the pool
   initializer and encodes its share with one `sp.encode(texts, num_threads=1)`; ids are discarded. Only
   the encode is timed: the workers are loaded and idle before the clock starts.
@@ -29,14 +29,20 @@ What it measures
   scores from the model proto, merges ordered by the merged piece's score. Its ids are compared with
   sentencepiece's on a sample (a speed anchor: equality is not required).
 - (c) medmix: the four shard phases as `medmix build` runs them, each its own `LocalPipelineExecutor`:
-  [StageInput, TokenizeDocuments] (N tasks), [PlanMix] (1), [PackShards] (N), [WriteManifests] (1), with
+  [JsonlReader, TokenizeDocuments] (N tasks), [PlanMix] (1), [PackShards] (N), [WriteManifests] (1), with
   seq_len 4096, BOS and EOS per document, no validation split, and a target far above the tokens there are
   with `max_repeats: 1.0` and `on_shortfall: warn`, so every document goes in exactly once. Timed end to
-  end, and per phase.
+  end, and per phase. The reader is `medmix.corpus.steps.StageInput`, as `medmix build` uses (datatrove's
+  `JsonlReader`, tolerant of an empty previous stage).
+- Fixed costs: one `LocalPipelineExecutor` run with N tasks and nothing to do, timed alone. datatrove's
+  run pays it once, medmix's twice (tokenize, pack); its 1-task phases run in this process. With tens of
+  MB these costs (plus each task process importing its modules) are a large part of the end-to-end
+  times; on a real corpus they vanish. Raise `--mb` to see the ratios at scale.
 - Throughput is MB/s of UTF-8 input text, total and per worker (total / N). `--repeat` runs the three
   in rounds and keeps each one's fastest run. Tokenizer threads are pinned to 1 everywhere
   (RAYON_NUM_THREADS for HF tokenizers, `num_threads=1` for sentencepiece): N workers on N cores.
-- Token counts: raw sentencepiece gives the ids alone; datatrove adds `</s>` per document; medmix adds
+- Token counts: raw sentencepiece gives the ids alone; datatrove adds `</s>` per document (and reads
+  WikiText's literal "<unk>" as one token, where sentencepiece gives three); medmix adds
   `<s>` and `</s>` per document, then packing drops the last partial sequence.
 """
 
@@ -54,7 +60,6 @@ import glob  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -185,16 +190,20 @@ def make_documents(pool: list[tuple[str, str]], megabytes: float) -> list[dict]:
 
 
 def write_inputs(docs: list[dict], folder: Path, files: int) -> list[list[str]]:
-    """Document i goes to file i % files; returns the texts of each file, in order (task r reads file r)."""
+    """Each document, in order, goes to the file with the fewest bytes so far, so the tasks get equal work;
+    returns the texts of each file, in order (task r reads file r)."""
     folder.mkdir(parents=True, exist_ok=True)
-    shares = []
-    for number in range(files):
-        share = docs[number::files]
+    shares: list[list[dict]] = [[] for _ in range(files)]
+    sizes = [0] * files
+    for doc in docs:
+        lightest = sizes.index(min(sizes))
+        shares[lightest].append(doc)
+        sizes[lightest] += len(doc["text"].encode("utf-8"))
+    for number, share in enumerate(shares):
         with gzip.open(folder / f"{number:05d}.jsonl.gz", "wt", encoding="utf-8", compresslevel=1) as handle:
             for doc in share:
                 handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
-        shares.append([doc["text"] for doc in share])
-    return shares
+    return [[doc["text"] for doc in share] for share in shares]
 
 
 def megabytes(texts) -> float:
@@ -274,7 +283,8 @@ def time_raw(model_path: Path, shares: list[list[str]]) -> Run:
     global _SHARES
     _SHARES = shares
     workers = len(shares)
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_load_model, initargs=(str(model_path),)) as pool:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_load_model, initargs=(str(model_path),)) as pool:
         if not all(pool.map(_ready, range(workers), chunksize=1)):
             sys.exit("raw sentencepiece: a worker did not load the model")
         start = time.perf_counter()
@@ -339,21 +349,15 @@ def medmix_settings(run_dir: Path, model_path: Path, sources: tuple[str, ...]):
         sources=sources, domains=domains)
 
 
-def jsonl_input(inputs: Path):
-    """The same reader as datatrove's run (b); `medmix build` uses its subclass `StageInput` (see `--stage-input`)."""
-    from datatrove.pipeline.readers import JsonlReader
-
-    return JsonlReader(str(inputs), glob_pattern="*.jsonl.gz", add_file_path=False)
-
-
 def stage_input(inputs: Path):
-    from medmix.corpus.build import StageInput
+    """The reader `medmix build` gives the tokenize phase."""
+    from medmix.corpus.steps import StageInput
 
     return StageInput(str(inputs), glob_pattern="*.jsonl.gz", add_file_path=False)
 
 
 def time_medmix(inputs: Path, model_path: Path, work: Path, workers: int, sources: tuple[str, ...],
-                reader=jsonl_input, phases: tuple[str, ...] = ("tokenize", "mix", "pack", "manifests")) -> Run:
+                reader=stage_input, phases: tuple[str, ...] = ("tokenize", "mix", "pack", "manifests")) -> Run:
     from medmix.tokenize.steps import PackShards, PlanMix, TokenizeDocuments, WriteManifests
 
     settings = medmix_settings(work, model_path, sources)
@@ -418,8 +422,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared real data folder")
     parser.add_argument("--workers", type=int, default=2, help="processes (and tasks) for every method")
-    parser.add_argument("--mb", type=float, default=12.0, help="input size, MB of UTF-8 text")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three methods; each one's best counts")
+    parser.add_argument("--mb", type=float, default=100.0, help="input size, MB of UTF-8 text")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of the three methods; each one's best counts")
     args = parser.parse_args()
     shared = args.shared.resolve()
     model_path = check_shared(shared)
@@ -436,8 +440,9 @@ def main() -> None:
         counts = ", ".join(f"{len(items)} {name}" for name, items in texts.items())
         print(f"input: {len(docs)} documents, {mb:.2f} MB UTF-8 in {workers} jsonl.gz files "
               f"(real texts: {counts}; {one_pass:.2f} MB per pass, repeated {mb / one_pass:.2f}x)")
-        print(f"workers: {workers} for every method (machine: {os.cpu_count()} cores); tokenizer threads = 1; "
-              f"LLaMA-2 tokenizer.model; seq_len {SEQ_LEN}\n")
+        print(f"workers: {workers} for every method (machine: {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.2f} at the start); tokenizer threads = 1; LLaMA-2 tokenizer.model; "
+              f"seq_len {SEQ_LEN}\n")
 
         start = time.perf_counter()
         json_path = convert_to_tokenizer_json(model_path, scratch / "hf" / "tokenizer.json")
@@ -452,28 +457,26 @@ def main() -> None:
         best: dict[str, Run] = {}
         for number in range(rounds):
             work = scratch / f"round{number}"
-            for key, run in (("raw", lambda: time_raw(model_path, shares)),
-                             ("datatrove", lambda: time_datatrove(inputs, json_path, work / "dt", workers)),
-                             ("medmix", lambda: time_medmix(inputs, model_path, work / "mm", workers, sources))):
-                result = run()
+            results = {"raw": time_raw(model_path, shares),
+                       "datatrove": time_datatrove(inputs, json_path, work / "dt", workers),
+                       "medmix": time_medmix(inputs, model_path, work / "mm", workers, sources)}
+            for key, result in results.items():
                 if key not in best or result.seconds < best[key].seconds:
                     best[key] = result
             if number == 0:
                 checked = check_medmix_tokens(work / "mm", model_path, docs)
         raw, dt, mm = best["raw"], best["datatrove"], best["medmix"]
         empty = min(time_empty_executor(scratch / f"empty{i}", workers) for i in range(rounds))
-        staged = time_medmix(inputs, model_path, scratch / "staged", workers, sources, stage_input, ("tokenize",))
 
-        print(f"\nbest of {rounds}; MB/s of UTF-8 input text ({mb:.2f} MB), per worker = total / {workers}")
+        print(f"\nbest of {rounds} (load average {os.getloadavg()[0]:.2f} at the end); MB/s of UTF-8 input text "
+              f"({mb:.2f} MB), per worker = total / {workers}")
         print_table([raw, dt, mm, Run("medmix tokenize phase alone", mm.phases["tokenize"], mm.tokens)], mb, workers)
         print("\n  medmix phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in mm.phases.items()))
         print(f"  fixed cost of one LocalPipelineExecutor run with {workers} tasks and nothing to do: {empty:.2f} s "
               f"(datatrove's run has one; medmix's has two, tokenize and pack, and two 1-task runs in-process)")
-        print(f"  medmix tokenize phase reading with StageInput, as `medmix build` does: {staged.seconds:.2f} s "
-              f"(vs {mm.phases['tokenize']:.2f} s with JsonlReader; its module medmix.corpus.build is imported by "
-              f"every task)")
-        print(f"  tokens: raw {raw.tokens:,} (ids only); datatrove {dt.tokens:,} (+ </s> per doc: "
-              f"{dt.tokens - raw.tokens:+,} vs raw); medmix tokenized {mm.tokens:,} (+ <s>, </s> per doc: "
+        print(f"  tokens: raw {raw.tokens:,} (ids only); datatrove {dt.tokens:,} "
+              f"(+ </s> per doc, literal '<unk>' as one: {dt.tokens - raw.tokens:+,} vs raw); "
+              f"medmix tokenized {mm.tokens:,} (+ <s>, </s> per doc: "
               f"{mm.tokens - raw.tokens:+,} vs raw, expected {2 * len(docs):+,}); medmix packed {mm.packed:,} "
               f"({mm.packed // SEQ_LEN:,} sequences of {SEQ_LEN}; {mm.tokens - mm.packed:,} dropped with the last "
               f"partial sequence)")

@@ -38,7 +38,7 @@ from medmix.corpus.minhash import lsh_bands
 from medmix.corpus.normalize import Normalizer
 from medmix.corpus.phi.step import PhiScrub
 from medmix.corpus.readers import PubmedVersions, reader_for
-from medmix.corpus.steps import LengthFilter
+from medmix.corpus.steps import LengthFilter, StageInput
 from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 
@@ -69,14 +69,6 @@ class StagePlan:
     @property
     def kept(self) -> Path:
         return self.directory / "kept"
-
-
-class StageInput(JsonlReader):
-    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error."""
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        if self.data_folder.list_files(glob_pattern=self.glob_pattern):
-            yield from super().run(data, rank, world_size)
 
 
 def stage_dirs(run_dir: Path) -> list[Path]:

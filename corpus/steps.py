@@ -10,6 +10,7 @@ from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers import JsonlReader
 
 from medmix.corpus.accounting import Books, Removal
 
@@ -97,3 +98,14 @@ class LengthFilter(DocumentStep):
         if self.max_chars is not None and length > self.max_chars:
             return Removal("too_long", f"{length} > {self.max_chars} characters")
         return doc
+
+
+class StageInput(JsonlReader):
+    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error.
+
+    It lives here, not in `build`, because every task unpickles it: its module must import quickly."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if self.data_folder.list_files(glob_pattern=self.glob_pattern):
+            yield from super().run(data, rank, world_size)
+

@@ -215,12 +215,14 @@ def test_the_sampler_shards_ranks_disjointly_and_resumes_exactly():
     assert epoch[0] != list(ResumableSampler(103, rank=0, world_size=4, seed=3).order(1))  # a new order each epoch
 
     sampler = ResumableSampler(103, rank=1, world_size=4, seed=3)
+    first = list(sampler)  # one epoch: 25 per rank
     stream = iter(sampler)
-    first = [next(stream) for _ in range(40)]  # crosses into the second epoch (25 per rank per epoch)
+    first += [next(stream) for _ in range(15)]  # part of the second
     state = json.loads(json.dumps(sampler.state_dict()))  # as a checkpoint would store it
-    expected = [next(stream) for _ in range(30)]
+    assert state["epoch"] == 1 and state["position"] == 15 and len(sampler) == 10
+    expected = list(stream) + list(sampler)  # the rest of epoch 1, then epoch 2
     resumed = ResumableSampler(103, rank=1, world_size=4, seed=3)
     resumed.load_state_dict(state)
-    assert [x for _, x in zip(range(30), iter(resumed))] == expected and first[:25] == epoch[1]
+    assert list(resumed) + list(resumed) == expected and first[:25] == epoch[1]
     with pytest.raises(ValueError, match="another rank"):
         ResumableSampler(103, rank=2, world_size=4, seed=3).load_state_dict(state)

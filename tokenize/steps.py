@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,7 @@ class TokenizeDocuments(PipelineStep):
         offset = 0
         with open(partial, "wb") as out:
             batch = []
-            for doc in [*(data or ()), None]:
+            for doc in chain(data or (), [None]):  # streamed: a task never holds more than one batch
                 if doc is not None:
                     batch.append(doc)
                 if len(batch) < BATCH and doc is not None or not batch:

@@ -1,8 +1,8 @@
 """Feeding shards to the trainer: a torch `Dataset` over a shard set and a resumable, rank-sharded sampler.
 
 The order is a seeded permutation of all sequences per epoch; rank r of W takes positions r, r+W, ...
-of it, so ranks never overlap. The sampler's state is (epoch, position): restoring it continues the
-exact sequence stream a crashed run would have seen.
+of it, so ranks never overlap. One iteration of the sampler is the rest of one epoch. Its state is
+(epoch, position): restoring it continues the exact sequence stream a crashed run would have seen.
 """
 
 from __future__ import annotations
@@ -46,15 +46,15 @@ class ResumableSampler(Sampler[int]):
         return permutation[self.rank:self.per_rank() * self.world_size:self.world_size]
 
     def __iter__(self):
-        while True:
-            order = self.order(self.epoch)
-            while self.position < len(order):
-                self.position += 1
-                yield int(order[self.position - 1])
-            self.epoch, self.position = self.epoch + 1, 0
+        """The rest of the current epoch; iterating again starts the next one (a DataLoader epoch = ours)."""
+        order = self.order(self.epoch)
+        while self.position < len(order):
+            self.position += 1
+            yield int(order[self.position - 1])
+        self.epoch, self.position = self.epoch + 1, 0
 
     def __len__(self) -> int:
-        return self.per_rank()
+        return self.per_rank() - self.position
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position, "rank": self.rank, "world_size": self.world_size,
