@@ -52,14 +52,15 @@ def write_shard(folder: Path, number: int, tokens: np.ndarray, index: np.ndarray
     name = shard_name(number)
     data, index_path = folder / f"{name}.bin", folder / f"{name}.index.npy"
     tmp = data.with_name(f".{data.name}.tmp")
-    tokens.astype(tokens.dtype.newbyteorder("<"), copy=False).tofile(tmp)
+    little_endian = np.ascontiguousarray(tokens.astype(tokens.dtype.newbyteorder("<"), copy=False))
+    little_endian.tofile(tmp)
     tmp.replace(data)
     with open(index_path.with_name(f".{index_path.name}.tmp"), "wb") as handle:
         np.save(handle, index.astype(INDEX_DTYPE, copy=False))
     index_path.with_name(f".{index_path.name}.tmp").replace(index_path)
     per_source = np.bincount(index["source"], weights=index["length"], minlength=len(sources)).astype(np.int64)
     return {"file": data.name, "index": index_path.name, "sequences": int(tokens.shape[0]),
-            "sha256": sha256_of(data),
+            "sha256": hashlib.sha256(little_endian.data).hexdigest(),  # what was written, not re-read
             "tokens_per_source": {s: int(n) for s, n in zip(sources, per_source) if n}}
 
 

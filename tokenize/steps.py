@@ -102,16 +102,17 @@ class TokenizeDocuments(PipelineStep):
                     continue
                 with self.track_time():
                     encoded = tokenizer.encode_batch([d.text for d in batch])
-                for document, ids in zip(batch, encoded):
-                    ids = [tokenizer.bos_id] * settings.bos + ids + [tokenizer.eos_id] * settings.eos
-                    np.asarray(ids, dtype=tokenizer.dtype).tofile(out)
+                head, tail = [tokenizer.bos_id] * settings.bos, [tokenizer.eos_id] * settings.eos
+                arrays = [np.asarray(head + ids + tail, dtype=tokenizer.dtype) for ids in encoded]
+                np.concatenate(arrays).tofile(out)  # one write per batch
+                for document, tokens in zip(batch, arrays):
                     source = document.metadata.get("source", "")
                     key = document_key(settings.seed, source, str(document.id))
                     for column, value in zip(rows, (str(document.id), source, document.metadata.get("domain", ""),
-                                                    offset, len(ids), key, "valid" if key < cut else "train")):
+                                                    offset, len(tokens), key, "valid" if key < cut else "train")):
                         rows[column].append(value)
-                    offset += len(ids)
-                    self.stat_update("tokens", value=len(ids))
+                    offset += len(tokens)
+                self.stat_update("tokens", value=sum(map(len, arrays)))
                 batch = []
         partial.replace(bin_path)
         table = pl.DataFrame(rows, schema={"id": pl.String, "source": pl.String, "domain": pl.String,
