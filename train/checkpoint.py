@@ -1,0 +1,72 @@
+"""Checkpoints with `torch.distributed.checkpoint`: sharded, atomic, the last k kept, exact resume.
+
+A checkpoint is written to `step_000120.partial/` and renamed to `step_000120/` only when every rank
+has finished writing, so a crash mid-write leaves a `.partial` folder that is never loaded (and is
+removed by the next save). It holds model and optimizer (DCP, resharding-friendly), and per rank the
+loop's state: step, tokens seen, the sampler position and the RNG states.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+from medmix.train.parallel import World
+
+FINISHED = re.compile(r"^step_(\d{6})$")
+
+
+def finished_checkpoints(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("step_*") if p.is_dir() and FINISHED.match(p.name))
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    done = finished_checkpoints(folder)
+    return done[-1] if done else None
+
+
+def rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def save_checkpoint(folder: Path, step: int, model, optimizer, loop_state: dict, world: World, keep: int) -> Path:
+    final = folder / f"step_{step:06d}"
+    partial = final.with_name(final.name + ".partial")
+    if world.main:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+    barrier(world)
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=str(partial))
+    torch.save({**loop_state, "rng": rng_state()}, partial / f"loop_rank{world.rank}.pt")
+    barrier(world)
+    if world.main:
+        partial.rename(final)  # the moment the checkpoint exists
+        for stale in [*finished_checkpoints(folder)[:-keep], *folder.glob("step_*.partial")]:
+            shutil.rmtree(stale, ignore_errors=True)
+    barrier(world)
+    return final
+
+
+def load_checkpoint(path: Path, model, optimizer, world: World) -> dict:
+    """Restore model, optimizer and RNG in place; returns the loop state (step, tokens, sampler)."""
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    state = {"model": model_state, "optimizer": optimizer_state}
+    dcp.load(state, checkpoint_id=str(path))
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
+    loop = torch.load(path / f"loop_rank{world.rank}.pt", weights_only=False)
+    torch.set_rng_state(loop["rng"]["torch"])
+    if loop["rng"]["cuda"]:
+        torch.cuda.set_rng_state_all(loop["rng"]["cuda"])
+    return loop
+
+
+def barrier(world: World) -> None:
+    if world.distributed:
+        dist.barrier()

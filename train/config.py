@@ -1,0 +1,78 @@
+"""The training config: a typed pydantic model loaded from YAML (`medmix train CONFIG`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(Strict):
+    size: Literal["tiny", "small", "7b", "13b", "70b"] | None = Field("tiny", description="a built-in config")
+    hf_checkpoint: str | None = Field(None, description="start from this HF LLaMA checkpoint folder instead")
+    init_seed: int = 0
+
+
+class DataConfig(Strict):
+    train: str = Field(description="a training shard set (RUN_DIR/shards/train)")
+    validation: dict[str, str] = Field(default_factory=dict, description="domain -> validation shard set")
+    tokenizer_sha256: str | None = Field(None, description="refuse shards made with another tokenizer")
+    verify_checksums: bool = False
+
+
+class OptimizerConfig(Strict):
+    lr: float = Field(8e-6, gt=0, description="peak learning rate (Me-LLaMA: 8e-6)")
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = Field(1e-5, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+
+
+class ScheduleConfig(Strict):
+    """Re-warming then re-decay for continual pre-training; or constant with a final cooldown ("infinite")."""
+
+    kind: Literal["cosine", "constant_cooldown"] = "cosine"
+    warmup_ratio: Fraction = 0.05
+    min_lr_ratio: Fraction = Field(0.1, description="the floor, as a share of the peak")
+    cooldown_ratio: Fraction = Field(0.2, description="constant_cooldown: share of steps spent decaying")
+
+
+class TrainConfig(Strict):
+    run_dir: str
+    model: ModelConfig = ModelConfig()
+    data: DataConfig
+    steps: PositiveInt
+    batch_size: PositiveInt = Field(8, description="sequences per rank per micro-step")
+    grad_accum: PositiveInt = 1
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    l2_to_init: float = Field(0.0, ge=0, description="penalty (lambda/2)||w - w0||^2 toward the starting weights")
+    precision: Literal["fp32", "bf16"] = "fp32"
+    activation_checkpointing: bool = False
+    compile: bool = False
+    eval_every: PositiveInt = 50
+    eval_batches: PositiveInt = 4
+    checkpoint_every: PositiveInt = 50
+    keep_checkpoints: PositiveInt = 2
+    log_every: PositiveInt = 1
+    seed: int = 0
+    peak_tflops: float | None = Field(None, description="per device, for MFU (A100 bf16: 312)")
+    save_hf: bool = Field(False, description="also write the final weights as a HF checkpoint")
+
+    @model_validator(mode="after")
+    def one_model_source(self) -> TrainConfig:
+        if self.model.hf_checkpoint and self.model.size not in (None, "tiny"):
+            raise ValueError("model: give `size` or `hf_checkpoint`, not both")
+        return self
+
+
+def load_train_config(path: str | Path, **overrides) -> TrainConfig:
+    raw = yaml.safe_load(Path(path).read_text())
+    return TrainConfig.model_validate(raw | overrides)

@@ -1,0 +1,191 @@
+"""The training loop: AdamW, the continual pre-training schedule, forgetting curves, logs, checkpoints.
+
+Every `eval_every` steps (and before the first) the loss on each domain's validation shards is logged
+against tokens seen: the forgetting curve. The general-domain curve drifting up from its step-0 value
+is forgetting; the replay share in the shards and `l2_to_init` are the two levers against it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import nullcontext
+from itertools import chain, repeat
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from medmix.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from medmix.train.config import ScheduleConfig, TrainConfig
+from medmix.train.data import PackedSequences, ResumableSampler
+from medmix.train.model import CONFIGS, Llama, load_hf, mfu
+from medmix.train.parallel import World, all_reduce_mean, init_world, parallelize
+
+
+def learning_rate(step: int, steps: int, peak: float, schedule: ScheduleConfig) -> float:
+    """Linear warmup, then cosine to the floor, or constant then a linear cooldown to the floor."""
+    warmup = max(1, round(schedule.warmup_ratio * steps))
+    floor = schedule.min_lr_ratio * peak
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if schedule.kind == "cosine":
+        progress = (step - warmup) / max(1, steps - warmup)
+        return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    cooldown_start = steps - round(schedule.cooldown_ratio * steps)
+    if step < cooldown_start:
+        return peak
+    return peak - (peak - floor) * (step - cooldown_start + 1) / max(1, steps - cooldown_start)
+
+
+class Logger:
+    """JSON lines in run_dir/log.jsonl, and TensorBoard when it is installed; rank 0 only."""
+
+    def __init__(self, run_dir: Path, world: World):
+        self.enabled = world.main
+        self.path = run_dir / "log.jsonl"
+        self.tensorboard = None
+        if self.enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                pass
+
+    def log(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("step", "tokens"):
+                    self.tensorboard.add_scalar(key, value, record["tokens"])
+
+
+def build_model(config: TrainConfig) -> Llama:
+    if config.model.hf_checkpoint:
+        return load_hf(config.model.hf_checkpoint)
+    model = Llama(CONFIGS[config.model.size])
+    model.init_weights(config.model.init_seed)
+    return model
+
+
+def batches(dataset: PackedSequences, sampler: ResumableSampler, batch_size: int):
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=0, drop_last=True)
+    return chain.from_iterable(repeat(loader))  # epoch after epoch; the sampler keeps the position
+
+
+@torch.no_grad()
+def validation_losses(model, sets: dict[str, PackedSequences], config: TrainConfig, world: World) -> dict:
+    """Mean loss over the first `eval_batches` batches of each domain's validation set (the same ones each time)."""
+    model.eval()
+    losses = {}
+    for domain, dataset in sets.items():
+        count = min(len(dataset), config.eval_batches * config.batch_size * world.size)
+        # every rank runs as many forwards (FSDP gathers weights in each); slots past the end weigh nothing
+        slots = [world.rank + k * world.size for k in range(-(-count // world.size))]
+        total = torch.zeros(2)
+        for start in range(0, len(slots), config.batch_size):
+            chunk = slots[start:start + config.batch_size]
+            tokens = torch.stack([dataset[i if i < count else 0] for i in chunk]).to(world.device)
+            real = sum(i < count for i in chunk)
+            loss = model.loss(tokens).item()  # on every rank, even when none of its slots are real
+            total += torch.tensor([loss * real, real])
+        total = all_reduce_mean(total.to(world.device), world)
+        if total[1] > 0:
+            losses[f"val_loss/{domain}"] = (total[0] / total[1]).item()
+    model.train()
+    return losses
+
+
+def train(config: TrainConfig) -> list[dict]:
+    """Run (or resume) the training run; returns the step records it logged."""
+    world = init_world()
+    torch.manual_seed(config.seed)
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dataset = PackedSequences(config.data.train, config.data.tokenizer_sha256, config.data.verify_checksums)
+    validation = {d: PackedSequences(p, config.data.tokenizer_sha256) for d, p in config.data.validation.items()}
+    model = build_model(config).to(world.device)
+    if model.config.vocab_size < dataset.shards.manifest["vocab_size"]:
+        raise ValueError(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the shards' "
+                         f"({dataset.shards.manifest['vocab_size']})")
+    architecture = model.config
+    initial = [p.detach().clone() for p in model.parameters()] if config.l2_to_init else []
+    model = parallelize(model, world, config.precision, config.activation_checkpointing, config.compile)
+    if initial and world.distributed:  # the anchor is sharded like the parameters it anchors
+        initial = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.optimizer.lr, betas=config.optimizer.betas,
+                                  weight_decay=config.optimizer.weight_decay)
+    sampler = ResumableSampler(len(dataset), world.rank, world.size, config.seed)
+    step, tokens_seen = 0, 0
+    checkpoints = run_dir / "checkpoints"
+    if (latest := latest_checkpoint(checkpoints)) is not None:
+        loop = load_checkpoint(latest, model, optimizer, world)
+        step, tokens_seen = loop["step"], loop["tokens"]
+        sampler.load_state_dict(loop["sampler"])
+    logger = Logger(run_dir, world)
+    autocast = torch.autocast(world.device.type, dtype=torch.bfloat16) \
+        if config.precision == "bf16" and not world.distributed else nullcontext()
+    seq_len = dataset.shards.seq_len
+    stream = batches(dataset, sampler, config.batch_size)
+    records = []
+    if step == 0:
+        logger.log({"step": 0, "tokens": 0, **validation_losses(model, validation, config, world)})
+    while step < config.steps:
+        started = time.perf_counter()
+        lr = learning_rate(step, config.steps, config.optimizer.lr, config.schedule)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        total = torch.zeros((), device=world.device)
+        for _ in range(config.grad_accum):
+            tokens = next(stream).to(world.device)
+            with autocast:
+                loss = model.loss(tokens) / config.grad_accum
+            if initial:
+                loss = loss + config.l2_to_init / 2 * sum(((p - p0) ** 2).sum() for p, p0 in
+                                                          zip(model.parameters(), initial)) / config.grad_accum
+            loss.backward()
+            total += loss.detach()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optimizer.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        step_tokens = config.batch_size * config.grad_accum * world.size * seq_len
+        tokens_seen += step_tokens
+        seconds = time.perf_counter() - started
+        record = {"step": step, "tokens": tokens_seen, "loss": all_reduce_mean(total, world).item(), "lr": lr,
+                  "grad_norm": float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm),
+                  "tokens_per_s": step_tokens / seconds}
+        if config.peak_tflops:
+            record["mfu"] = mfu(architecture, record["tokens_per_s"] / world.size, seq_len, config.peak_tflops * 1e12)
+        if step % config.eval_every == 0 or step == config.steps:
+            record |= validation_losses(model, validation, config, world)
+        if step % config.log_every == 0 or step == config.steps:
+            logger.log(record)
+        records.append(record)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_checkpoint(checkpoints, step, model, optimizer,
+                            {"step": step, "tokens": tokens_seen, "sampler": sampler.state_dict()},
+                            world, config.keep_checkpoints)
+    if config.save_hf and world.main and not world.distributed:
+        from medmix.train.model import save_hf
+
+        save_hf(model, run_dir / "hf")
+    return records
+
+
+def main(config_path: str) -> None:
+    """`torchrun --nproc-per-node N -m medmix.train CONFIG`, or one process."""
+    import torch.distributed as dist
+
+    from medmix.train.config import load_train_config
+
+    try:
+        train(load_train_config(config_path))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
