@@ -91,9 +91,9 @@ def validation_losses(model, sets: dict[str, PackedSequences], config: TrainConf
         for start in range(0, len(slots), config.batch_size):
             chunk = slots[start:start + config.batch_size]
             tokens = torch.stack([dataset[i if i < count else 0] for i in chunk]).to(world.device)
-            real = sum(i < count for i in chunk)
-            loss = model.loss(tokens).item()  # on every rank, even when none of its slots are real
-            total += torch.tensor([loss * real, real])
+            real = torch.tensor([i < count for i in chunk], dtype=torch.float32)
+            per_sequence = model.loss(tokens, per_sequence=True).cpu()  # on every rank, even with no real slot
+            total += torch.stack([(per_sequence * real).sum(), real.sum()])
         total = all_reduce_mean(total.to(world.device), world)
         if total[1] > 0:
             losses[f"val_loss/{domain}"] = (total[0] / total[1]).item()

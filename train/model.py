@@ -157,10 +157,12 @@ class Llama(nn.Module):
             x = block(x, cos, sin)
         return self.lm_head(self.model["norm"](x))
 
-    def loss(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Next-token cross-entropy over a batch of packed sequences."""
+    def loss(self, tokens: torch.Tensor, per_sequence: bool = False) -> torch.Tensor:
+        """Next-token cross-entropy over a batch of packed sequences (or one mean per sequence)."""
         logits = self(tokens[:, :-1])
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+        losses = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1),
+                                 reduction="none").view(tokens.shape[0], -1)
+        return losses.mean(dim=1) if per_sequence else losses.mean()
 
 
 # ------------------------------------------------------------------------------------- HF checkpoints

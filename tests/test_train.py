@@ -1,0 +1,160 @@
+"""The trainer on CPU: HF parity, two gloo processes, exact resume after a kill, atomic checkpoints."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from medmix.tokenize.shards import INDEX_DTYPE, write_manifest, write_shard
+from medmix.train.checkpoint import finished_checkpoints, latest_checkpoint
+from medmix.train.config import ScheduleConfig
+from medmix.train.loop import learning_rate
+from medmix.train.model import CONFIGS, Llama, load_hf, save_hf
+
+
+def shard_set(folder: Path, sequences: int, seed: int, seq_len: int = 64) -> str:
+    """Token sequences with structure to learn (a repeating walk), in the medmix shard format."""
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, 1900, sequences)
+    tokens = ((starts[:, None] + np.arange(seq_len)[None, :] * 3) % 1997 + 3).astype("<u2")
+    index = np.array([(s, 0, seq_len, 0) for s in range(sequences)], dtype=INDEX_DTYPE)
+    entry = write_shard(folder, 0, tokens, index, ["web"])
+    write_manifest(folder, {"split": folder.name, "dtype": "<u2", "seq_len": seq_len, "vocab_size": 2000,
+                            "tokenizer_sha256": "0" * 64, "bos_id": 1, "eos_id": 2, "sources": ["web"],
+                            "seed": 0}, [entry])
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("shards")
+    return {"train": shard_set(root / "train", 256, 0),
+            "validation": {"general": shard_set(root / "valid_general", 8, 1),
+                           "biomedical": shard_set(root / "valid_biomedical", 3, 2)}}
+
+
+def write_config(path: Path, shards: dict, **overrides) -> Path:
+    config = {"run_dir": str(path.parent / "run"), "model": {"size": "tiny"}, "data": shards, "steps": 12,
+              "batch_size": 4, "optimizer": {"lr": 3e-3}, "eval_every": 4, "eval_batches": 1,
+              "checkpoint_every": 4, "keep_checkpoints": 2} | overrides
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300, **kwargs)
+
+
+def log_records(run_dir: Path) -> dict[int, dict]:
+    """The last record logged for each step (a resumed run logs the steps after its checkpoint again)."""
+    records = {}
+    for line in (run_dir / "log.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        records[record["step"]] = record
+    return records
+
+
+def test_logits_equal_transformers_after_a_round_trip_through_the_hf_format(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf_config = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=172, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    reference = transformers.LlamaForCausalLM(hf_config).eval()
+    reference.save_pretrained(tmp_path / "hf")
+    ours = load_hf(tmp_path / "hf").eval()
+    tokens = torch.randint(0, 300, (2, 37))
+    with torch.no_grad():
+        expected = reference(tokens).logits
+        assert torch.allclose(ours(tokens), expected, atol=1e-5, rtol=0)
+        save_hf(ours, tmp_path / "back", max_shard_bytes=60_000)  # several safetensors shards and an index
+        assert (tmp_path / "back" / "model.safetensors.index.json").exists()
+        again = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "back").eval()
+        assert torch.allclose(again(tokens).logits, expected, atol=1e-5, rtol=0)
+
+
+def test_grouped_query_attention_and_sizes():
+    assert CONFIGS["70b"].n_kv_heads == 8 and CONFIGS["70b"].n_heads == 64
+    assert 6.5e9 < CONFIGS["7b"].num_params() < 6.9e9 and 12.8e9 < CONFIGS["13b"].num_params() < 13.2e9
+    model = Llama(CONFIGS["tiny"])
+    model.init_weights(0)
+    assert model(torch.randint(0, 2000, (1, 10))).shape == (1, 10, 2000)
+
+
+def test_schedule_rewarms_then_decays_to_the_floor():
+    cosine = ScheduleConfig(kind="cosine", warmup_ratio=0.05, min_lr_ratio=0.1)
+    lrs = [learning_rate(step, 100, 8e-6, cosine) for step in range(100)]
+    assert lrs[0] == pytest.approx(8e-6 / 5) and max(lrs) == pytest.approx(8e-6) and lrs.index(max(lrs)) == 4
+    assert lrs[-1] == pytest.approx(8e-7, rel=0.01) and all(a >= b for a, b in zip(lrs[5:], lrs[6:]))
+    infinite = ScheduleConfig(kind="constant_cooldown", warmup_ratio=0.05, cooldown_ratio=0.2, min_lr_ratio=0.1)
+    lrs = [learning_rate(step, 100, 1.0, infinite) for step in range(100)]
+    assert lrs[5:80] == [1.0] * 75 and lrs[-1] == pytest.approx(0.1) and lrs[80] < 1.0
+
+
+def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path, shards):
+    pytest.importorskip("torch.distributed.fsdp")
+    two = write_config(tmp_path / "two" / "train.yaml", shards, steps=4, batch_size=2)
+    one = write_config(tmp_path / "one" / "train.yaml", shards, steps=4, batch_size=4)
+    result = run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "medmix.train", str(two)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert run(["-m", "medmix.train", str(one)]).returncode == 0
+    sharded, single = log_records(tmp_path / "two" / "run"), log_records(tmp_path / "one" / "run")
+    for step in range(1, 5):
+        assert sharded[step]["loss"] == pytest.approx(single[step]["loss"], abs=1e-5)
+    assert sharded[4]["val_loss/biomedical"] == pytest.approx(single[4]["val_loss/biomedical"], abs=1e-5)
+    assert sharded[4]["tokens"] == single[4]["tokens"] == 4 * 4 * 64
+
+
+def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_checkpoint(tmp_path, shards):
+    steps = dict(steps=60, checkpoint_every=5, eval_every=20)
+    whole = write_config(tmp_path / "whole" / "train.yaml", shards, **steps)
+    assert run(["-m", "medmix.train", str(whole)]).returncode == 0
+    expected = log_records(tmp_path / "whole" / "run")
+
+    killed = write_config(tmp_path / "killed" / "train.yaml", shards, **steps)
+    run_dir = tmp_path / "killed" / "run"
+    process = subprocess.Popen([sys.executable, "-m", "medmix.train", str(killed)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and not (latest_checkpoint(run_dir / "checkpoints") and max(
+            log_records(run_dir), default=0) >= 12):
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stopped_at = max(log_records(run_dir))
+    assert 12 <= stopped_at < 60, "the run must be killed midway"
+    # a crash during a later save leaves a half-written checkpoint: it must be ignored, then cleaned up
+    partial = run_dir / "checkpoints" / "step_000055.partial"
+    partial.mkdir()
+    (partial / ".metadata").write_text("half written")
+    assert latest_checkpoint(run_dir / "checkpoints").name != partial.name
+
+    assert run(["-m", "medmix.train", str(killed)]).returncode == 0
+    resumed = log_records(run_dir)
+    assert [resumed[s]["loss"] for s in range(1, 61)] == [expected[s]["loss"] for s in range(1, 61)]
+    assert resumed[60]["val_loss/general"] == expected[60]["val_loss/general"]
+    assert [p.name for p in finished_checkpoints(run_dir / "checkpoints")] == ["step_000055", "step_000060"]
+    assert not partial.exists()
+
+
+def test_the_l2_anchor_holds_the_weights_near_their_start(tmp_path, shards):
+    from medmix.train.config import load_train_config
+    from medmix.train.loop import build_model, train
+
+    distances = []
+    for name, strength in (("free", 0.0), ("anchored", 10.0)):
+        config = load_train_config(write_config(tmp_path / name / "train.yaml", shards, steps=8, l2_to_init=strength,
+                                                checkpoint_every=100, save_hf=True))
+        train(config)
+        start, end = build_model(config), load_hf(Path(config.run_dir) / "hf")
+        distances.append(sum(((a - b) ** 2).sum().item() for a, b in zip(start.parameters(), end.parameters())))
+    assert distances[1] < 0.5 * distances[0]
