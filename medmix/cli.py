@@ -139,6 +139,72 @@ def demo(
     run_build(recipe_path, run_dir / "build", inputs)
     audit(run_dir / "build", json_out=run_dir / "audit.json", html_out=run_dir / "audit.html")
     console.print(f"shards in {run_dir / 'build' / 'shards'}; audit report in {run_dir / 'audit.html'}")
+    run_training(demo_train_config(run_dir))
+
+
+def demo_train_config(run_dir: Path):
+    """A short run of the tiny model on the demo shards, with the forgetting curves' validation sets."""
+    from medmix.train.config import TrainConfig
+
+    shards = (run_dir / "build" / "shards").resolve()
+    return TrainConfig.model_validate({
+        "run_dir": str((run_dir / "train").resolve()), "model": {"size": "tiny"}, "steps": 30, "batch_size": 4,
+        "optimizer": {"lr": 3e-3}, "eval_every": 10, "eval_batches": 2, "checkpoint_every": 10,
+        "data": {"train": str(shards / "train"),
+                 "validation": {p.name.removeprefix("valid_"): str(p) for p in sorted(shards.glob("valid_*"))}}})
+
+
+def run_training(config) -> None:
+    from medmix.train.loop import train
+
+    with console.status(f"training ({config.steps} steps) into {config.run_dir}"):
+        records = train(config)
+    table = Table("step", "tokens", "loss", *sorted(k for k in records[-1] if k.startswith("val_loss/")),
+                  title="training", title_justify="left")
+    for record in records:
+        if any(k.startswith("val_loss/") for k in record):
+            table.add_row(str(record["step"]), f"{record['tokens']:,}", f"{record['loss']:.3f}",
+                          *(f"{record[k]:.3f}" for k in sorted(record) if k.startswith("val_loss/")))
+    console.print(table)
+    console.print(f"log: {Path(config.run_dir) / 'log.jsonl'}; checkpoints: {Path(config.run_dir) / 'checkpoints'}")
+
+
+@app.command("train")
+def train_command(config: Annotated[Path, typer.Argument(help="training config YAML")]) -> None:
+    """Train on shards (one process; `torchrun --nproc-per-node N -m medmix.train CONFIG` for more)."""
+    from pydantic import ValidationError
+
+    from medmix.train.config import load_train_config
+
+    try:
+        settings = load_train_config(config)
+    except (OSError, ValidationError) as error:
+        fail(f"{config}: {error}")
+    run_training(settings)
+
+
+experiment_app = typer.Typer(help="Experiments on the trainer.", no_args_is_help=True)
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("forgetting")
+def forgetting(
+    out: Annotated[Path, typer.Option(help="where data, runs and results go")] = Path("runs/forgetting"),
+    pretrain_steps: Annotated[int, typer.Option()] = 300,
+    continue_steps: Annotated[int, typer.Option()] = 200,
+) -> None:
+    """Pre-train a tiny LLaMA on general text, continue on medical text with 0% and 20% replay, compare."""
+    from medmix.train.experiment import run_forgetting
+
+    with console.status("pre-training and continuing a tiny LLaMA (a few minutes on CPU)"):
+        result = run_forgetting(out, pretrain_steps, continue_steps)
+    table = Table("run", "general before", "general after", "medical before", "medical after",
+                  title="validation loss", title_justify="left")
+    for row in result["rows"]:
+        table.add_row(row["run"], *(f"{row[k]:.3f}" for k in ("general_before", "general_after", "medical_before",
+                                                               "medical_after")))
+    console.print(table)
+    console.print(f"plot: {result['plot']}")
 
 
 @app.command()

@@ -158,3 +158,14 @@ def test_the_l2_anchor_holds_the_weights_near_their_start(tmp_path, shards):
         start, end = build_model(config), load_hf(Path(config.run_dir) / "hf")
         distances.append(sum(((a - b) ** 2).sum().item() for a, b in zip(start.parameters(), end.parameters())))
     assert distances[1] < 0.5 * distances[0]
+
+
+def test_the_forgetting_experiment_shows_replay_protecting_general_text(tmp_path):
+    from medmix.train.experiment import run_forgetting
+
+    rows = {row["run"]: row for row in run_forgetting(tmp_path, pretrain_steps=80, continue_steps=60)["rows"]}
+    no_replay, replay = rows["0% general replay"], rows["20% general replay"]
+    assert no_replay["general_after"] > no_replay["general_before"] + 0.2  # forgetting, without replay
+    assert replay["general_after"] < no_replay["general_after"]  # replay limits it
+    assert no_replay["medical_after"] < no_replay["medical_before"] and replay["medical_after"] < replay["medical_before"]
+    assert (tmp_path / "forgetting.svg").read_text().count("<polyline") == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -20,6 +21,8 @@ from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_di
 from medmix.train.parallel import World
 
 FINISHED = re.compile(r"^step_(\d{6})$")
+# one process without a process group is a supported DCP mode; its warning says nothing the user can act on
+warnings.filterwarnings("ignore", message="torch.distributed is disabled, unavailable or uninitialized")
 
 
 def finished_checkpoints(folder: Path) -> list[Path]:
