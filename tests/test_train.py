@@ -102,8 +102,8 @@ def test_schedule_rewarms_then_decays_to_the_floor():
 
 def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path, shards):
     pytest.importorskip("torch.distributed.fsdp")
-    two = write_config(tmp_path / "two" / "train.yaml", shards, steps=4, batch_size=2)
-    one = write_config(tmp_path / "one" / "train.yaml", shards, steps=4, batch_size=4)
+    two = write_config(tmp_path / "two" / "train.yaml", shards, steps=4, batch_size=2, save_hf=True)
+    one = write_config(tmp_path / "one" / "train.yaml", shards, steps=4, batch_size=4, save_hf=True)
     result = run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "medmix.train", str(two)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert run(["-m", "medmix.train", str(one)]).returncode == 0
@@ -112,6 +112,10 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path, 
         assert sharded[step]["loss"] == pytest.approx(single[step]["loss"], abs=1e-5)
     assert sharded[4]["val_loss/biomedical"] == pytest.approx(single[4]["val_loss/biomedical"], abs=1e-5)
     assert sharded[4]["tokens"] == single[4]["tokens"] == 4 * 4 * 64
+    # the sharded model's weights, gathered and exported in HF format, are the single process's
+    gathered, alone = load_hf(tmp_path / "two" / "run" / "hf"), load_hf(tmp_path / "one" / "run" / "hf")
+    for (name, a), (_, b) in zip(gathered.state_dict().items(), alone.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-5), name
 
 
 def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_checkpoint(tmp_path, shards):

@@ -171,11 +171,22 @@ def train(config: TrainConfig) -> list[dict]:
             save_checkpoint(checkpoints, step, model, optimizer,
                             {"step": step, "tokens": tokens_seen, "sampler": sampler.state_dict()},
                             world, config.keep_checkpoints)
-    if config.save_hf and world.main and not world.distributed:
-        from medmix.train.model import save_hf
-
-        save_hf(model, run_dir / "hf")
+    if config.save_hf:
+        export_hf(model, architecture, run_dir / "hf", world)
     return records
+
+
+def export_hf(model, architecture, folder: Path, world: World) -> None:
+    """The final weights as a HF checkpoint; under FSDP every rank helps gather them and rank 0 writes."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    from medmix.train.model import save_hf
+
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if world.main:
+        plain = Llama(architecture)
+        plain.load_state_dict(state)
+        save_hf(plain, folder)
 
 
 def main(config_path: str) -> None:
