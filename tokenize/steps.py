@@ -102,7 +102,7 @@ class TokenizeDocuments(PipelineStep):
                     continue
                 with self.track_time():
                     encoded = tokenizer.encode_batch([d.text for d in batch])
-                head, tail = [tokenizer.bos_id] * settings.bos, [tokenizer.eos_id] * settings.eos
+                head, tail = tokenizer.special_ids(settings.bos, settings.eos)
                 arrays = [np.asarray(head + ids + tail, dtype=tokenizer.dtype) for ids in encoded]
                 np.concatenate(arrays).tofile(out)  # one write per batch
                 for document, tokens in zip(batch, arrays):

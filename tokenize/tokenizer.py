@@ -53,6 +53,13 @@ class Tokenizer:
             self.bos_id, self.eos_id = self._sp.bos_id(), self._sp.eos_id()
         self.dtype = token_dtype(self.vocab_size)
 
+    def special_ids(self, bos: bool, eos: bool) -> tuple[list[int], list[int]]:
+        """What goes before and after each document; a tokenizer without `<s>`/`</s>` cannot add them."""
+        for wanted, token_id, name in ((bos, self.bos_id, "<s>"), (eos, self.eos_id, "</s>")):
+            if wanted and (token_id is None or token_id < 0):
+                raise ValueError(f"{self.path}: has no {name} token; set tokenizer.{'bos' if name == '<s>' else 'eos'}: false")
+        return [self.bos_id] * bos, [self.eos_id] * eos
+
     def encode_batch(self, texts: list[str], threads: int = 1) -> list[list[int]]:
         if self._sp is not None:
             return self._sp.encode(texts, num_threads=threads)
