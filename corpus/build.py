@@ -41,6 +41,7 @@ from medmix.corpus.readers import PubmedVersions, reader_for
 from medmix.corpus.steps import LengthFilter, StageInput
 from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
+from medmix.tokenize.tokenizer import file_sha256
 
 
 class BuildError(RuntimeError):
@@ -193,11 +194,18 @@ def make_executor(recipe: Recipe, phase: Phase, job_name: str, depends: Pipeline
     )
 
 
+def tokenizer_identity(recipe: Recipe) -> dict:
+    """The tokenizer by content: a file replaced under the same path must not be mixed into a resumed build."""
+    path = Path(resolve_path(recipe, recipe.tokenizer.path))
+    return {"path": str(path), "sha256": file_sha256(path) if path.is_file() else None}
+
+
 def prepare_run_dir(recipe: Recipe, run_dir: Path) -> dict[str, list[str]]:
     """Record what this run is built from; refuse to resume a run dir built from something else."""
     inputs = resolve_inputs(recipe)
     # output_dir is left out: a run dir may be moved or copied and still resume
-    identity = {"recipe.json": recipe.model_dump(mode="json", exclude={"output_dir"}), "inputs.json": inputs}
+    identity = {"recipe.json": recipe.model_dump(mode="json", exclude={"output_dir"}), "inputs.json": inputs,
+                "tokenizer.json": tokenizer_identity(recipe)}
     for filename, content in identity.items():
         path = run_dir / filename
         if path.exists() and json.loads(path.read_text()) != content:

@@ -159,6 +159,9 @@ def run_training(config) -> None:
 
     with console.status(f"training ({config.steps} steps) into {config.run_dir}"):
         records = train(config)
+    if not records:
+        console.print(f"{config.run_dir} has already trained {config.steps} steps; nothing to do")
+        return
     table = Table("step", "tokens", "loss", *sorted(k for k in records[-1] if k.startswith("val_loss/")),
                   title="training", title_justify="left")
     for record in records:

@@ -226,3 +226,9 @@ def test_the_sampler_shards_ranks_disjointly_and_resumes_exactly():
     assert list(resumed) + list(resumed) == expected and first[:25] == epoch[1]
     with pytest.raises(ValueError, match="another rank"):
         ResumableSampler(103, rank=2, world_size=4, seed=3).load_state_dict(state)
+
+
+def test_a_domain_share_whose_sources_all_have_their_own_share_is_an_error():
+    with pytest.raises(MixError, match="'clinical' names no source of its own"):
+        source_targets({"mimic": 10, "web": 10}, {"mimic": "clinical", "web": "general"},
+                       {"clinical": 5, "mimic": 5, "general": 20}, 100)

@@ -102,8 +102,9 @@ def test_schedule_rewarms_then_decays_to_the_floor():
 
 def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path, shards):
     pytest.importorskip("torch.distributed.fsdp")
-    two = write_config(tmp_path / "two" / "train.yaml", shards, steps=4, batch_size=2, save_hf=True)
-    one = write_config(tmp_path / "one" / "train.yaml", shards, steps=4, batch_size=4, save_hf=True)
+    common = dict(steps=4, save_hf=True, l2_to_init=0.1)  # the L2 anchor too, on sharded parameters
+    two = write_config(tmp_path / "two" / "train.yaml", shards, batch_size=2, **common)
+    one = write_config(tmp_path / "one" / "train.yaml", shards, batch_size=4, **common)
     result = run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "medmix.train", str(two)])
     assert result.returncode == 0, result.stderr[-3000:]
     assert run(["-m", "medmix.train", str(one)]).returncode == 0
@@ -181,3 +182,17 @@ def test_the_me_llama_training_recipe_has_the_papers_defaults():
     config = load_train_config(Path(__file__).resolve().parents[1] / "recipes" / "me-llama-13b-train.yaml")
     assert (config.optimizer.lr, config.optimizer.betas, config.optimizer.weight_decay) == (8e-6, (0.9, 0.95), 1e-5)
     assert config.schedule.kind == "cosine" and config.schedule.warmup_ratio == 0.05 and config.precision == "bf16"
+
+
+def test_a_run_dir_refuses_checkpoints_of_other_settings_and_too_small_data(tmp_path, shards):
+    from medmix.train.config import load_train_config
+    from medmix.train.loop import train
+
+    path = write_config(tmp_path / "train.yaml", shards, steps=4)
+    train(load_train_config(path))
+    assert train(load_train_config(path)) == []  # finished: nothing to do
+    with pytest.raises(ValueError, match=r"belongs to a run with other settings \(seed, steps\)"):
+        train(load_train_config(path, steps=8, seed=1))
+    with pytest.raises(ValueError, match="3 sequences cannot fill a batch of 4"):
+        train(load_train_config(path, run_dir=str(tmp_path / "other"),
+                                data={"train": shards["validation"]["biomedical"]}))

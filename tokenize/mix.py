@@ -40,6 +40,8 @@ def source_targets(available: dict[str, int], domains: dict[str, str], shares: d
     targets = {source: 0.0 for source in available}
     for key, share in shares.items():
         members = [key] if key in available else [s for s in available if domains[s] == key and s not in shares]
+        if not members:
+            raise MixError(f"mix.shares: '{key}' names no source of its own (each of its sources has its own share)")
         pool = sum(available[s] for s in members)
         for source in members:
             weight = available[source] / pool if pool else 1 / len(members)
@@ -87,7 +89,7 @@ def select_documents(docs: pl.DataFrame, plans: list[SourcePlan], seed: int) -> 
     """
     chosen = []
     for plan in plans:
-        rows = docs.filter(pl.col("source") == plan.source).sort("key")
+        rows = docs.filter(pl.col("source") == plan.source).sort("key", "rank", "offset")  # ties: stable
         whole = int(plan.factor)
         chosen += [rows] * whole
         remainder = (plan.factor - whole) * plan.available_tokens

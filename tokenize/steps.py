@@ -163,7 +163,7 @@ class PlanMix(PipelineStep):
         streams = {"train": select_documents(train, plans, settings.seed)}
         valid = docs.filter(pl.col("split") == "valid")
         for domain in sorted(set(settings.domains.values())):
-            streams[f"valid_{domain}"] = valid.filter(pl.col("domain") == domain).sort("key")
+            streams[f"valid_{domain}"] = valid.filter(pl.col("domain") == domain).sort("key", "rank", "offset")
         for name, stream in streams.items():
             with open(settings.mix_dir / f".{name}.npy.tmp", "wb") as handle:
                 np.save(handle, as_stream(stream, settings.sources))
@@ -208,6 +208,9 @@ class PackShards(PipelineStep):
             entry = int(np.searchsorted(ends, begin, side="right"))
             position = begin
             while position < stop:
+                if int(stream["length"][entry]) == 0:  # an empty document has no tokens (and maybe no file)
+                    entry += 1
+                    continue
                 start_of_entry = int(ends[entry]) - int(stream["length"][entry])
                 take_from = position - start_of_entry
                 take = min(int(ends[entry]), stop) - position

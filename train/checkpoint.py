@@ -2,8 +2,9 @@
 
 A checkpoint is written to `step_000120.partial/` and renamed to `step_000120/` only when every rank
 has finished writing, so a crash mid-write leaves a `.partial` folder that is never loaded (and is
-removed by the next save). It holds model and optimizer (DCP, resharding-friendly), and per rank the
-loop's state: step, tokens seen, the sampler position and the RNG states.
+removed by the next save). It holds model and optimizer (DCP), and per rank the loop's state: step,
+tokens seen, the sampler position, the RNG states, and the run's identity (model source, shards, seed,
+schedule length, world size), which a resuming run must match.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_di
 
 from medmix.train.parallel import World
 
-FINISHED = re.compile(r"^step_(\d{6})$")
+FINISHED = re.compile(r"^step_(\d{6,})$")
 # one process without a process group is a supported DCP mode; its warning says nothing the user can act on
 warnings.filterwarnings("ignore", message="torch.distributed is disabled, unavailable or uninitialized")
 
 
 def finished_checkpoints(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("step_*") if p.is_dir() and FINISHED.match(p.name))
+    done = [p for p in folder.glob("step_*") if p.is_dir() and FINISHED.match(p.name)]
+    return sorted(done, key=lambda p: int(FINISHED.match(p.name)[1]))
 
 
 def latest_checkpoint(folder: Path) -> Path | None:

@@ -39,7 +39,7 @@ class ResumableSampler(Sampler[int]):
         self.epoch, self.position = 0, 0  # position: how many of this rank's indices were already served
 
     def per_rank(self) -> int:
-        return self.length // self.world_size  # every rank gets as many; the few left over wait for the next epoch
+        return self.length // self.world_size  # every rank gets as many; the remainder sits out this epoch
 
     def order(self, epoch: int) -> np.ndarray:
         permutation = np.random.default_rng([self.seed, epoch]).permutation(self.length)

@@ -31,7 +31,7 @@ def learning_rate(step: int, steps: int, peak: float, schedule: ScheduleConfig) 
     if step < warmup:
         return peak * (step + 1) / warmup
     if schedule.kind == "cosine":
-        progress = (step - warmup) / max(1, steps - warmup)
+        progress = (step - warmup + 1) / max(1, steps - warmup)  # the last step lands on the floor
         return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     cooldown_start = steps - round(schedule.cooldown_ratio * steps)
     if step < cooldown_start:
@@ -54,6 +54,11 @@ class Logger:
             except ImportError:
                 pass
 
+    def truncate_after(self, step: int) -> None:
+        if self.enabled and self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+
     def log(self, record: dict) -> None:
         if not self.enabled:
             return
@@ -63,6 +68,21 @@ class Logger:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("step", "tokens"):
                     self.tensorboard.add_scalar(key, value, record["tokens"])
+
+
+def run_identity(config: TrainConfig, dataset: PackedSequences, world: World) -> dict:
+    """What a checkpoint must share with the run resuming it: model source, data, seed, length, ranks."""
+    return {"model": config.model.model_dump(), "shards": [s["sha256"] for s in dataset.shards.manifest["shards"]],
+            "seed": config.seed, "steps": config.steps, "batch_size": config.batch_size,
+            "grad_accum": config.grad_accum, "world_size": world.size}
+
+
+def check_identity(checkpoint: Path, identity: dict, world: World) -> None:
+    saved = torch.load(checkpoint / f"loop_rank{world.rank}.pt", weights_only=False).get("identity")
+    if saved != identity:
+        changed = sorted(k for k in identity if (saved or {}).get(k) != identity[k])
+        raise ValueError(f"{checkpoint} belongs to a run with other settings ({', '.join(changed)}); "
+                         "use a new run_dir, or remove its checkpoints to start over")
 
 
 def build_model(config: TrainConfig) -> Llama:
@@ -120,14 +140,20 @@ def train(config: TrainConfig) -> list[dict]:
         initial = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optimizer.lr, betas=config.optimizer.betas,
                                   weight_decay=config.optimizer.weight_decay)
+    if len(dataset) // world.size < config.batch_size:
+        raise ValueError(f"{config.data.train}: {len(dataset)} sequences cannot fill a batch of {config.batch_size} "
+                         f"on each of {world.size} ranks")
     sampler = ResumableSampler(len(dataset), world.rank, world.size, config.seed)
     step, tokens_seen = 0, 0
     checkpoints = run_dir / "checkpoints"
+    identity = run_identity(config, dataset, world)
     if (latest := latest_checkpoint(checkpoints)) is not None:
+        check_identity(latest, identity, world)
         loop = load_checkpoint(latest, model, optimizer, world)
         step, tokens_seen = loop["step"], loop["tokens"]
         sampler.load_state_dict(loop["sampler"])
     logger = Logger(run_dir, world)
+    logger.truncate_after(step)  # steps after the checkpoint are trained and logged again
     autocast = torch.autocast(world.device.type, dtype=torch.bfloat16) \
         if config.precision == "bf16" and not world.distributed else nullcontext()
     seq_len = dataset.shards.seq_len
@@ -145,11 +171,11 @@ def train(config: TrainConfig) -> list[dict]:
             tokens = next(stream).to(world.device)
             with autocast:
                 loss = model.loss(tokens) / config.grad_accum
-            if initial:
-                loss = loss + config.l2_to_init / 2 * sum(((p - p0) ** 2).sum() for p, p0 in
-                                                          zip(model.parameters(), initial)) / config.grad_accum
             loss.backward()
             total += loss.detach()
+        with torch.no_grad():  # the L2 anchor's gradient, lambda (w - w0), added where both are sharded alike
+            for parameter, start in zip(model.parameters(), initial):
+                parameter.grad.add_(parameter.detach() - start, alpha=config.l2_to_init)
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optimizer.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -169,7 +195,7 @@ def train(config: TrainConfig) -> list[dict]:
         records.append(record)
         if step % config.checkpoint_every == 0 or step == config.steps:
             save_checkpoint(checkpoints, step, model, optimizer,
-                            {"step": step, "tokens": tokens_seen, "sampler": sampler.state_dict()},
+                            {"step": step, "tokens": tokens_seen, "sampler": sampler.state_dict(), "identity": identity},
                             world, config.keep_checkpoints)
     if config.save_hf:
         export_hf(model, architecture, run_dir / "hf", world)
