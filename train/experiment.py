@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,9 @@ def pack(folder: Path, tokenizer: Tokenizer, parts: dict[str, list[str]], tokens
 
 
 def run_forgetting(out: Path, pretrain_steps: int = 300, continue_steps: int = 200) -> dict:
+    """Runs from scratch each time: earlier results in `out` are replaced, not resumed."""
+    for name in ("pretrain", "replay_0", "replay_20", "shards"):
+        shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     train_texts, held_out = texts(0), texts(1)
     tokenizer = Tokenizer(train_demo_tokenizer(train_texts["general"] + train_texts["medical"],
