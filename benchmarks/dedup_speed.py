@@ -54,6 +54,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402,F401  (imported after the thread settings on purpose)
 
+from interleave import interleaved  # noqa: E402  (benchmarks/interleave.py)
+
 SCRATCH = Path("/tmp/bench")
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETTINGS = dict(tasks=1, threshold=0.8, ngram=5, num_perm=128, priority=["pmc", "mtsamples", "wikitext"],
@@ -83,18 +85,6 @@ def real_texts(shared: Path) -> dict[str, list[str]]:
     with open(shared / "general" / "wikitext2_valid_test_articles.jsonl", encoding="utf-8") as handle:
         wiki = [t for t in (json.loads(line)["text"] for line in handle if line.strip()) if t.strip()]
     return {"pmc": pmc, "mtsamples": clinical, "wikitext": wiki}
-
-
-def interleaved(texts: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """(source, text) round-robin over the sources, so every stretch of the input is mixed."""
-    out, iters = [], {name: iter(items) for name, items in texts.items()}
-    while iters:
-        for name in list(iters):
-            try:
-                out.append((name, next(iters[name])))
-            except StopIteration:
-                del iters[name]
-    return out
 
 
 def make_documents(pool: list[tuple[str, str]], megabytes: float):

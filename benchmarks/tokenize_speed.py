@@ -68,6 +68,8 @@ from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from interleave import interleaved  # noqa: E402  (benchmarks/interleave.py)
+
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOKENIZER = Path("tokenizers") / "llama2" / "tokenizer.model"
 SEQ_LEN = 4096
@@ -163,18 +165,6 @@ def real_texts(shared: Path, scratch: Path) -> dict[str, list[str]]:
                     if member.endswith(".txt"):
                         texts["nltk"] += cut(decode(archive.read(member)))
     return {source: items for source, items in texts.items() if items}
-
-
-def interleaved(texts: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """(source, text) round-robin over the sources, so every stretch of the input is mixed."""
-    out, iters = [], {name: iter(items) for name, items in texts.items()}
-    while iters:
-        for name in list(iters):
-            try:
-                out.append((name, next(iters[name])))
-            except StopIteration:
-                del iters[name]
-    return out
 
 
 def make_documents(pool: list[tuple[str, str]], megabytes: float) -> list[dict]:
@@ -297,7 +287,9 @@ def time_raw(model_path: Path, shares: list[list[str]]) -> Run:
 
 @contextmanager
 def quiet_stderr(path: Path):
-    """datatrove's task logs (its own files keep them) go to a file, not between the report's lines."""
+    """datatrove's task logs (its own files keep them) go to a file, not between the report's lines.
+    (`medmix.corpus.build.stderr_to` does the same, but importing that module here would make every
+    spawned task process import the whole cleaning stack, presidio and spaCy included.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)

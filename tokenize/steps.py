@@ -71,19 +71,23 @@ class ShardSettings:
         return ["train"] + [f"valid_{domain}" for domain in sorted(set(self.domains.values()))]
 
 
-def document_key(seed: int, source: str, doc_id: str) -> int:
-    """A seeded 64-bit hash of a document's identity: its validation draw and its place in sampling order."""
-    return xxhash.xxh3_64_intdigest(f"{source}/{doc_id}".encode(), seed=seed)
+class ShardStep(PipelineStep):
+    """A block of the shard build: all it needs is the settings."""
 
-
-class TokenizeDocuments(PipelineStep):
-    name = "🔤 Tokenize"
     type = "🔧 - MEDMIX"
 
     def __init__(self, settings: ShardSettings):
         super().__init__()
         self.settings = settings
 
+
+def document_key(seed: int, source: str, doc_id: str) -> int:
+    """A seeded 64-bit hash of a document's identity: its validation draw and its place in sampling order."""
+    return xxhash.xxh3_64_intdigest(f"{source}/{doc_id}".encode(), seed=seed)
+
+
+class TokenizeDocuments(ShardStep):
+    name = "🔤 Tokenize"
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         settings = self.settings
         tokenizer = Tokenizer(settings.tokenizer_path)
@@ -138,14 +142,8 @@ def as_stream(docs: pl.DataFrame, sources: tuple[str, ...]) -> np.ndarray:
     return stream
 
 
-class PlanMix(PipelineStep):
+class PlanMix(ShardStep):
     name = "⚖️ Mix plan"
-    type = "🔧 - MEDMIX"
-
-    def __init__(self, settings: ShardSettings):
-        super().__init__()
-        self.settings = settings
-
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         settings = self.settings
         docs = read_documents(settings)
@@ -174,14 +172,8 @@ class PlanMix(PipelineStep):
         return ()
 
 
-class PackShards(PipelineStep):
+class PackShards(ShardStep):
     name = "📦 Pack shards"
-    type = "🔧 - MEDMIX"
-
-    def __init__(self, settings: ShardSettings):
-        super().__init__()
-        self.settings = settings
-
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         dtype = Tokenizer(self.settings.tokenizer_path).dtype
         files: dict[int, np.memmap] = {}
@@ -238,14 +230,8 @@ class PackShards(PipelineStep):
         return files[rank]
 
 
-class WriteManifests(PipelineStep):
+class WriteManifests(ShardStep):
     name = "🧾 Manifests"
-    type = "🔧 - MEDMIX"
-
-    def __init__(self, settings: ShardSettings):
-        super().__init__()
-        self.settings = settings
-
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         tokenizer = Tokenizer(self.settings.tokenizer_path)
         for shard_set in self.settings.shard_sets():
