@@ -281,12 +281,24 @@ def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=recipe.executor.address, include_dashboard=False)
+            ray.init(address=recipe.executor.address, include_dashboard=False, runtime_env=RAY_RUNTIME_ENV)
 
     with stderr_to(run_dir / "logs" / "console.log"):
         for plan, phase in phases_of(plans):
             run_phase(recipe, plan, phase, progress)
     return plans
+
+
+def ray_worker_setup() -> None:
+    """Runs in every Ray worker before it starts. datatrove's Ray actor runs each task in a `multiprocess`
+    pool; forked from an actor full of Ray's threads, a child can inherit a held lock and hang forever
+    (we saw it happen). A fork server forks from a clean single-threaded process instead."""
+    import multiprocess
+
+    multiprocess.set_start_method("forkserver", force=True)
+
+
+RAY_RUNTIME_ENV = {"worker_process_setup_hook": "medmix.corpus.build.ray_worker_setup"}
 
 
 def phases_of(plans: list[StagePlan]) -> Iterator[tuple[StagePlan, Phase]]:

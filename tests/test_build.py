@@ -153,7 +153,9 @@ def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
     ray = pytest.importorskip("ray")
     run_dir = tmp_path / "ray"
     recipe = demo_recipe(demo_inputs, run_dir, executor={"kind": "ray", "tasks": 2, "mem_per_cpu_gb": 0.5})
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from medmix.corpus.build import RAY_RUNTIME_ENV
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=RAY_RUNTIME_ENV)
     try:
         build(recipe, run_dir)
     finally:
