@@ -64,11 +64,11 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import zipfile  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from interleave import interleaved  # noqa: E402  (benchmarks/interleave.py)
+from medmix.corpus.stderr import stderr_to  # noqa: E402
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOKENIZER = Path("tokenizers") / "llama2" / "tokenizer.model"
@@ -285,24 +285,6 @@ def time_raw(model_path: Path, shares: list[list[str]]) -> Run:
 
 # ---------------------------------------------------------------------------------------------- (b) datatrove
 
-@contextmanager
-def quiet_stderr(path: Path):
-    """datatrove's task logs (its own files keep them) go to a file, not between the report's lines.
-    (`medmix.corpus.build.stderr_to` does the same, but importing that module here would make every
-    spawned task process import the whole cleaning stack, presidio and spaCy included.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "a") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def run_executor(pipeline, tasks: int, workers: int, logs: Path) -> None:
     from datatrove.executor import LocalPipelineExecutor
 
@@ -321,7 +303,7 @@ def time_datatrove(inputs: Path, json_path: Path, work: Path, workers: int) -> R
                 DocumentTokenizer(output_folder=str(output), tokenizer_name_or_path=str(json_path), eos_token="</s>",
                                   seed=0)]
     start = time.perf_counter()
-    with quiet_stderr(work / "stderr.log"):
+    with stderr_to(work / "stderr.log"):
         run_executor(pipeline, workers, workers, work / "logs")
     seconds = time.perf_counter() - start
     tokens = sum(p.stat().st_size for p in output.glob("*.ds")) // 2
@@ -358,7 +340,7 @@ def time_medmix(inputs: Path, model_path: Path, work: Path, workers: int, source
                  "pack": (lambda: [PackShards(settings)], workers),
                  "manifests": (lambda: [WriteManifests(settings)], 1)}
     seconds = {}
-    with quiet_stderr(work / "stderr.log"):
+    with stderr_to(work / "stderr.log"):
         for name in phases:
             pipeline, tasks = pipelines[name]
             start = time.perf_counter()
@@ -377,7 +359,7 @@ def _nothing(data, rank: int = 0, world_size: int = 1):
 def time_empty_executor(work: Path, workers: int) -> float:
     """The fixed cost of one `LocalPipelineExecutor` run with N tasks: its pool, its manager, its logs."""
     start = time.perf_counter()
-    with quiet_stderr(work / "stderr.log"):
+    with stderr_to(work / "stderr.log"):
         run_executor([_nothing], workers, workers, work / "logs")
     return time.perf_counter() - start
 

@@ -17,7 +17,6 @@ complete, so an interrupted build resumes where it stopped and a finished one do
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -38,6 +37,7 @@ from medmix.corpus.minhash import lsh_bands
 from medmix.corpus.normalize import Normalizer
 from medmix.corpus.phi.step import PhiScrub
 from medmix.corpus.readers import PubmedVersions, reader_for
+from medmix.corpus.stderr import stderr_to
 from medmix.corpus.steps import LengthFilter, StageInput
 from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
@@ -215,22 +215,6 @@ def prepare_run_dir(recipe: Recipe, run_dir: Path) -> dict[str, list[str]]:
     for filename, content in identity.items():
         (run_dir / filename).write_text(json.dumps(content, indent=1))
     return inputs
-
-
-@contextmanager
-def stderr_to(path: Path) -> Iterator[None]:
-    """Send this process's and its workers' stderr (datatrove's task logs) to a file while progress bars draw."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "a") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def completed_tasks(logs: Path) -> int:

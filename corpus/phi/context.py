@@ -21,9 +21,9 @@ TITLES = {"dr", "drs", "doctor", "dr's", "mr", "mrs", "ms", "miss", "mister", "p
 SELF_INTRODUCTIONS = [("my", "name", "is"), ("name", ":"), ("name", "is"), ("call", "me"), ("signed",),
                       ("sincerely", ",")]
 INTRODUCTION_ENDS = {phrase[-1] for phrase in SELF_INTRODUCTIONS}  # "My name is Antti Poutiainen"
-ROLES = {"np", "rn", "lpn", "pcp", "ho", "pa-c", "attending", "resident", "intern", "fellow", "nurse", "cardiologist",
+ROLES = {"np", "rn", "lpn", "pcp", "ho", "attending", "resident", "intern", "fellow", "nurse", "cardiologist",
          "surgeon", "physician", "neurologist", "oncologist", "nephrologist", "pulmonologist", "therapist",
-         "pt/ot", "sw", "social worker", "case manager", "chaplain", "priest", "rabbi", "pastor"}
+         "sw", "chaplain", "priest", "rabbi", "pastor"}  # single tokens: the tokenizer splits "pa-c", "pt/ot"
 RELATIONS = {"son", "sons", "daughter", "daughters", "dtr", "dau", "wife", "husband", "hubby", "spouse",
              "sister", "sisters", "brother", "brothers", "sis", "bro", "mother", "mom", "father", "dad",
              "niece", "nephew", "grandson", "granddaughter", "grandaughter", "grandchild", "grandmother",
