@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 DEPS := $(VENV)/.deps
 # strict editable installs link each file, so re-link whenever a source file is added
 LINKED := $(VENV)/.linked
-SOURCES := $(shell find medmix corpus tokenize train recipes -name '*.py' -o -name '*.yaml' 2>/dev/null)
+SOURCES := $(shell find medmix corpus tokenize train recipes -name "*.py" -o -name "*.yaml" -o -name "*.bin" -o -name "*.txt" 2>/dev/null)
 
 .PHONY: install demo test clean
 

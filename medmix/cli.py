@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -262,14 +264,28 @@ def audit(
         raise typer.Exit(1)
 
 
-def phi_scrubber(ner_model: str | None):
+def phi_scrubber(ner_model: str | None, model: Path | None = None, threshold: float | None = None,
+                 known: Path | None = None, patient_key: str = "subject_id"):
+    from medmix.corpus.phi.known import KnownIdentifiers, KnownIdentifiersError
     from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings
 
-    with console.status("loading the PHI scrubber (lexicons, presidio)"):
-        return PhiScrubber(ScrubberSettings(ner_model=ner_model))
+    if model is not None and not model.is_file():
+        fail(f"--model {model}: no such file (train one with `medmix phi-train`)")
+    settings = ScrubberSettings(ner_model=ner_model, model=model and str(model))
+    if threshold is not None:
+        settings = dataclasses.replace(settings, threshold=threshold)
+    try:
+        identifiers = KnownIdentifiers.load(known, patient_key) if known else None
+    except KnownIdentifiersError as error:
+        fail(str(error))
+    with console.status("loading the PHI scrubber (lexicons, tagger, presidio)"):
+        return PhiScrubber(settings, identifiers)
 
 
 NerOpt = Annotated[Optional[str], typer.Option("--ner-model", help="add spaCy NER with this installed model")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="PHI tagger from `medmix phi-train`; default: the bundled one")]
+ThresholdOpt = Annotated[Optional[float], typer.Option(
+    "--threshold", min=0.0, max=1.0, help="redact a token whose PHI probability reaches this; lower: more recall")]
 
 
 @app.command()
@@ -311,44 +327,99 @@ def scrub(
         raise typer.Exit(1)
 
 
+def parse_folds(option: str, value: str) -> list[int]:
+    """"0" or "1,2,3,4": patient folds as `medmix.corpus.phi.folds` deals them."""
+    from medmix.corpus.phi.folds import FOLDS
+
+    try:
+        folds = sorted({int(fold) for fold in value.split(",")})
+    except ValueError:
+        fail(f"{option} {value}: expected fold numbers separated by commas, e.g. 0 or 1,2,3,4")
+    if not set(folds) <= set(range(FOLDS)):
+        fail(f"{option} {value}: folds are numbered 0 to {FOLDS - 1}")
+    return folds
+
+
 @app.command("phi-eval")
 def phi_eval(
     physionet: Annotated[Optional[Path], typer.Option(help="folder with PhysioNet id.text and id-phi.phrase")] = None,
     presidio: Annotated[Optional[Path], typer.Option(help="presidio-research synthetic dataset JSON")] = None,
+    folds: Annotated[Optional[str], typer.Option(
+        help="PhysioNet: score only these patient folds, e.g. '0' (the frozen fold) or '1,2,3,4'")] = None,
+    model: ModelOpt = None,
+    threshold: ThresholdOpt = None,
     ner_model: NerOpt = None,
 ) -> None:
-    """Score the scrubber: strict and lenient span recall, recall per category, character precision."""
-    import time
-
-    from medmix.corpus.phi.evaluate import score
+    """Score the scrubber: alnum, strict and lenient span recall, recall per category, character precision."""
+    from medmix.corpus.phi.evaluate import evaluate
+    from medmix.corpus.phi.folds import split
     from medmix.corpus.phi.gold import read_physionet, read_presidio_synthetic
 
     sets = {}
     if physionet:
         if not (physionet / "id.text").is_file() or not (physionet / "id-phi.phrase").is_file():
             fail(f"{physionet}: expected id.text and id-phi.phrase in it")
-        sets["physionet"] = read_physionet(physionet / "id.text", physionet / "id-phi.phrase")
+        notes = read_physionet(physionet / "id.text", physionet / "id-phi.phrase")
+        if folds:
+            notes = split(notes, parse_folds("--folds", folds))
+        sets["physionet" + (f" folds {folds}" if folds else "")] = notes
     if presidio:
         if not presidio.is_file():
             fail(f"{presidio}: no such file")
         sets["presidio synthetic"] = read_presidio_synthetic(presidio)
     if not sets:
         fail("give --physionet and/or --presidio")
-    scrubber = phi_scrubber(ner_model)
-    for name, notes in sets.items():
-        started = time.perf_counter()
-        predictions = {note.id: scrubber.find(note.text) for note in notes}
-        seconds = time.perf_counter() - started
-        scores = score(notes, predictions)
-        chars = sum(len(note.text) for note in notes)
-        console.print(f"[bold]{name}[/]: {len(notes)} notes, {scores.spans} gold spans, {chars / seconds / 1e3:.0f} KB/s")
+    scrubber = phi_scrubber(ner_model, model, threshold)
+    for name, result in evaluate(scrubber, sets).items():
+        scores = result.scores
+        console.print(f"[bold]{name}[/]: {result.notes} notes, {scores.spans} gold spans, {result.kb_per_second:.0f} KB/s")
         table = Table("measure", "value")
+        table.add_row("alnum recall", f"{scores.alnum_recall:.3f}")
         table.add_row("strict recall", f"{scores.strict_recall:.3f}")
         table.add_row("lenient recall", f"{scores.lenient_recall:.3f}")
         table.add_row("character precision", f"{scores.char_precision:.3f}")
         for label, (recall, total) in scores.category_recall().items():
-            table.add_row(f"  strict recall, {label} ({total})", f"{recall:.3f}")
+            table.add_row(f"  alnum recall, {label} ({total})", f"{recall:.3f}")
         console.print(table)
+
+
+@app.command("phi-train")
+def phi_train(
+    gold: Annotated[Path, typer.Argument(help="annotated notes: PhysioNet id.text + id-phi.phrase, or *.jsonl "
+                                               "with {id, text, spans: [{start, end, label}]}")],
+    out: Annotated[Path, typer.Argument(help="where to write the trained tagger (use it with --model or `model:`)")],
+    exclude_folds: Annotated[Optional[str], typer.Option(
+        help="leave these patient folds out, e.g. '0' to keep the frozen fold unseen")] = None,
+    copies: Annotated[int, typer.Option(min=1, help="surrogate copies of each note")] = 2,
+    synthetic: Annotated[int, typer.Option(min=0, help="generated documents in other styles")] = 400,
+    seed: Annotated[int, typer.Option(help="seed for surrogates and generated documents")] = 0,
+) -> None:
+    """Train the PHI tagger on your own annotated notes: every PHI value is replaced by random surrogates
+    (`copies` times), so the model learns contexts, not your patients' names."""
+    from medmix.corpus.phi.folds import FOLDS, split
+    from medmix.corpus.phi.gold import read_gold_dir
+    from medmix.corpus.phi.tagger import train_on_gold
+
+    if not gold.is_dir():
+        fail(f"{gold}: not a folder of annotated notes")
+    try:
+        notes = read_gold_dir(gold)
+    except ValueError as error:
+        fail(str(error))
+    if exclude_folds:
+        left_out = parse_folds("--exclude-folds", exclude_folds)
+        notes = split(notes, [fold for fold in range(FOLDS) if fold not in left_out])
+    if not notes:
+        fail(f"{gold}: no annotated notes to train on")
+    console.print("features for every training document, then the CRF's optimisation (a few minutes, no progress shown)")
+    with Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("features", total=len(notes) * copies + synthetic)
+        train_on_gold(notes, out, copies=copies, synthetic=synthetic, seed=seed,
+                      progress=lambda: progress.advance(task))
+    console.print(f"trained on {len(notes)} notes ({sum(len(n.spans) for n in notes)} gold spans) "
+                  f"x {copies} surrogate copies + {synthetic} generated documents: {out} "
+                  f"({out.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medmix.corpus.phi.spans import Span
+
 RECORD = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n(.*?)\|\|\|\|END_OF_RECORD", re.S)
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    label: str
 
 
 @dataclass
@@ -51,3 +46,31 @@ def read_presidio_synthetic(path: str | Path) -> list[AnnotatedNote]:
     return [AnnotatedNote(str(number), row["full_text"],
                           [Span(s["start_position"], s["end_position"], s["entity_type"]) for s in row["spans"]])
             for number, row in enumerate(json.loads(Path(path).read_text()))]
+
+
+def read_jsonl_gold(path: str | Path) -> list[AnnotatedNote]:
+    """Annotated notes as JSON lines: `{"id", "text", "spans": [{"start", "end", "label"}]}`; an id of the form
+    `<patient>-<note>` keeps a patient's notes together in cross-validation."""
+    notes = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            notes.append(AnnotatedNote(str(row["id"]), row["text"],
+                                       [Span(int(s["start"]), int(s["end"]), str(s["label"])) for s in row["spans"]]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}:{number}: expected {{id, text, spans: [{{start, end, label}}]}} "
+                             f"({type(error).__name__}: {error})") from None
+    return notes
+
+
+def read_gold_dir(folder: str | Path) -> list[AnnotatedNote]:
+    """A folder of annotated notes: PhysioNet's `id.text` + `id-phi.phrase`, or `*.jsonl` files."""
+    folder = Path(folder)
+    if (folder / "id.text").is_file() and (folder / "id-phi.phrase").is_file():
+        return read_physionet(folder / "id.text", folder / "id-phi.phrase")
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise ValueError(f"{folder}: expected PhysioNet id.text and id-phi.phrase, or *.jsonl annotated notes")
+    return [note for path in files for note in read_jsonl_gold(path)]

@@ -68,7 +68,7 @@ def preceded_by(words: str, then: Callable[[str, re.Match], bool] | None = None)
 
 def _not_a_range(text: str, match: re.Match) -> bool:
     """555-1212 is a phone number; 500-1000 (cc, or any pair of round numbers) is a range."""
-    low, high = match.group().split("-")
+    low, high = re.split(r"[ .-]", match.group())
     return not (int(low) % 5 == 0 and int(high) % 5 == 0) and not UNIT_AFTER.match(text, match.end())
 
 
@@ -135,10 +135,13 @@ PATTERNS: list[Pattern] = [
     Pattern("IP", _compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"), _valid_ip),
     Pattern("SSN", _compile(r"\b(?:ssn|social security(?: number| no\.?| #)?)\W{0,3}(?P<phi>\d{9})\b"
                             r"|\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b")),
-    # phone and fax: (410) 555-1212, 410-555-1212 x45, 410 555 1212, 555-1212, 2025551212
-    Pattern("PHONE", _compile(r"(?<![\d/.])(?:\+?1[\s.-]{0,2})?(?:\(\d{3}\)|\d{3})[\s.-]{0,2}\d{3}[\s.-]?\d{4}"
+    # phone and fax: (410) 555-1212, 410-555-1212 x45, 410 555 1212, 410/555-1212, 555-1212, 2025551212
+    Pattern("PHONE", _compile(r"(?<![\d/.])(?:\+?1[\s.-]{0,2})?(?:\(\s?\d{3}\s?\)|\d{3})[\s./-]{0,2}\d{3}[\s./-]{0,2}\d{4}"
                               r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5}\.?)?(?![\d/])")),
     Pattern("PHONE", _compile(r"(?<![\d/.-])\d{3}-\d{4}(?![\d/.-])"), _not_a_range),
+    # seven digits grouped by a space or a dot, or with a broken group: 555 1212, 555.1212, 55-51212
+    Pattern("PHONE", _compile(r"(?<![\d/.,-])(?:\d{3}[ .]\d{4}|\d{2}-\d{5}|\d{4}-\d{3})(?![\d/]|[.,-]\d)"),
+            _not_a_range),
     # pager, beeper, extension numbers: only with their word before them
     Pattern("PHONE", _compile(r"(?<![\w.])\+?\(?\d[\d \t().-]{3,}\d\b"), preceded_by(PHONE_WORDS)),
     Pattern("PHONE", _compile(r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(0\)\s?)?\d[\d .-]{5,}\d\b")),  # international: +44 20 7946 0958
@@ -155,7 +158,9 @@ PATTERNS: list[Pattern] = [
         r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z][A-Za-z'.-]*\s+){1,3}"
         r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Place|Pl|Terrace|Parkway|Pkwy|Highway|Hwy|"
         r"Circle|Cir|Square|Sq|Trail|Pike|Turnpike)\b\.?"
-        r"(?:,?\s*(?i:apt|apartment|suite|ste|unit|#)\.?\s*#?\w+)?", 0)),  # capitalized, as addresses are written
+        r"(?:,?\s*(?i:apt|apartment|suite|ste|unit|#)\.?\s*#?\w+)?"
+        r"(?:,\s*(?:[A-Z][a-z][A-Za-z'.-]*)(?:\s[A-Z][a-z][A-Za-z'.-]*){0,2})?"  # the town after it: ", Springfield"
+        r"(?:,?\s*[A-Z]{2}\b)?(?:\s*\d{5}(?:-\d{4})?\b)?", 0)),  # capitalized, as addresses are written
     Pattern("ADDRESS", _compile(  # any case: a street word spelled out, or abbreviated where the address goes on
         r"\b\d{1,6}\s+(?:[nsew]\.?\s+)?(?:(?!(?:mg|mcg|units?|cc|ml|hrs?|times|per|of|x|to|in)\b)[a-z][a-z'-]*\s+){1,3}"
         r"(?:(?:street|avenue|road|boulevard|drive|lane|court|place|terrace|parkway|highway|circle|square|trail|"

@@ -1,52 +1,40 @@
-"""medmix's PHI rules as presidio recognizers, so they plug into presidio's `AnalyzerEngine` like any other.
+"""medmix's PHI detectors as one presidio recognizer, so they plug into presidio's `AnalyzerEngine` like any other.
 
-Neither needs presidio's NLP artifacts: they tokenize for themselves, which is what lets the
-engine run without a spaCy pipeline (and 40 times faster than one). spaCy NER can still be added
-through `ScrubberConfig.ner_model`.
+It needs none of presidio's NLP artifacts: it tokenizes for itself, which is what lets the engine run
+without a spaCy pipeline. spaCy NER can still be added through `ScrubberSettings.ner_model`.
+
+What it returns is the union of
+- the shape rules (`patterns.py`): dates, phone and record numbers, addresses, e-mail, URLs, ages over 89;
+- the learned tagger (`tagger.py`), which reads the rules' finds as features, at the settings' threshold;
+- the context rules for names and places (`context.py`), when `context_rules` is on.
 """
 
 from __future__ import annotations
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from medmix.corpus.phi.context import ContextRules, is_cased, tokenize
-from medmix.corpus.phi.lexicon import load_lexicon
-from medmix.corpus.phi.patterns import find_patterns
+from medmix.corpus.phi.tagger import Observer, PhiTagger
 
-PATTERN_LABELS = ["PLACEHOLDER", "NAME", "LOCATION", "HOSPITAL", "ADDRESS", "ORGANIZATION", "DATE", "AGE",
-                  "PHONE", "EMAIL", "SSN", "ID", "URL", "IP", "REDACTED"]
-SCORE = 0.85  # one score for every rule: medmix redacts what any rule finds, so scores do not rank anything
+LABELS = ["PLACEHOLDER", "NAME", "LOCATION", "HOSPITAL", "ADDRESS", "ORGANIZATION", "DATE", "AGE",
+          "PHONE", "EMAIL", "SSN", "ID", "URL", "IP", "REDACTED"]
+SCORE = 0.85  # medmix redacts whatever any detector finds, so scores rank nothing
 
 
-def results(spans: list[tuple[int, int, str]], wanted: list[str] | None) -> list[RecognizerResult]:
-    return [RecognizerResult(label, start, end, SCORE) for start, end, label in spans
-            if wanted is None or label in wanted]
-
-
-class ShapeRecognizer(EntityRecognizer):
-    """Dates, phone and record numbers, addresses, e-mail, URLs, IPs, ages over 89, MIMIC placeholders."""
-
-    def __init__(self):
-        super().__init__(supported_entities=PATTERN_LABELS, name="medmix-shapes")
+class ClinicalRecognizer(EntityRecognizer):
+    def __init__(self, model: str | None, threshold: float, tagger: bool, context_rules: bool):
+        self.model, self.threshold, self.use_tagger, self.context_rules = model, threshold, tagger, context_rules
+        super().__init__(supported_entities=LABELS, name="medmix-clinical")
 
     def load(self) -> None:
-        pass
+        self.observer = Observer()
+        self.tagger = PhiTagger(self.model, self.threshold) if self.use_tagger else None
 
     def analyze(self, text, entities, nlp_artifacts=None):
-        return results(find_patterns(text), entities)
-
-
-class ContextRecognizer(EntityRecognizer):
-    """Names and places, from the words around them and the lexicon."""
-
-    def __init__(self):
-        super().__init__(supported_entities=["NAME", "LOCATION"], name="medmix-context")
-
-    def load(self) -> None:
-        self.rules = ContextRules(load_lexicon())
-
-    def analyze(self, text, entities, nlp_artifacts=None):
-        tokens, cased = tokenize(text), is_cased(text)
-        spans = [(s, e, "NAME") for s, e in self.rules.name_spans(tokens, cased)]
-        spans += [(s, e, "LOCATION") for s, e in self.rules.place_spans(tokens, cased)]
-        return results(spans, entities)
+        observation = self.observer.observe(text)
+        spans = list(observation.shape_spans)
+        if self.context_rules:
+            spans += observation.context_spans
+        if self.tagger is not None:
+            spans += self.tagger.spans(observation)
+        return [RecognizerResult(label, start, end, SCORE) for start, end, label in spans
+                if entities is None or label in entities]

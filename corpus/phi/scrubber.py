@@ -5,7 +5,9 @@ What is added around presidio:
   characters) so that PHI at a chunk boundary is seen whole by one of the two chunks;
 - propagation: a name or place found once by its context ("Dr. Healey") is redacted wherever else
   the same word appears in the document ("healey aware");
-- merging: overlapping finds become one span, labelled by the longest find.
+- known identifiers: values a hospital lists for the patient (`known.py`), found in that patient's notes;
+- merging: overlapping finds become one span, labelled by the longest find (the more specific label
+  on a tie: an SSN is an SSN, not an ID).
 
 Nothing here logs or raises with document text: callers get spans and counts by label only.
 """
@@ -18,19 +20,35 @@ from dataclasses import dataclass
 import regex as re
 
 from medmix.corpus.phi.context import STOP, tokenize
-from medmix.corpus.phi.gold import Span
+from medmix.corpus.phi.spans import Span
 from medmix.corpus.phi.lexicon import load_lexicon
 from medmix.corpus.phi.presidio_offline import DEFAULT_SPACY_MODEL, offline_tldextract
-from medmix.corpus.phi.recognizers import ContextRecognizer, ShapeRecognizer
+from medmix.corpus.phi.known import KnownIdentifiers
+from medmix.corpus.phi.recognizers import ClinicalRecognizer
+from medmix.corpus.phi.tagger import DEFAULT_THRESHOLD
 
 PROPAGATED = {"NAME", "LOCATION"}
 SPACY_LABELS = {"PERSON": "NAME", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
 
 
+# when finds overlap, the more specific label names the merged span
+SPECIFIC = {"SSN": 3, "EMAIL": 3, "URL": 3, "IP": 3, "PHONE": 2, "ADDRESS": 2, "AGE": 2, "DATE": 1}
+
+
 @dataclass(frozen=True)
 class ScrubberSettings:
-    """How the engine is built. `ner_model` adds spaCy NER (slower; see benchmarks/README.md)."""
+    """How the engine is built.
 
+    - `model`: a CRF trained by `medmix phi-train`; None is the one medmix ships;
+    - `threshold`: the tagger redacts a token whose PHI probability reaches it (lower: more recall);
+    - `tagger`, `context_rules`: which detectors join the shape rules (both, by default);
+    - `ner_model` adds spaCy NER (slower, and less precise: see benchmarks/README.md).
+    """
+
+    model: str | None = None
+    threshold: float = DEFAULT_THRESHOLD
+    tagger: bool = True
+    context_rules: bool = True
     ner_model: str | None = None
     chunk_chars: int = 100_000
     overlap_chars: int = 2_000
@@ -43,8 +61,8 @@ def build_analyzer(settings: ScrubberSettings):
 
     offline_tldextract()
     registry = RecognizerRegistry(supported_languages=["en"])
-    registry.add_recognizer(ShapeRecognizer())
-    registry.add_recognizer(ContextRecognizer())
+    registry.add_recognizer(ClinicalRecognizer(settings.model, settings.threshold, settings.tagger,
+                                               settings.context_rules))
     if settings.ner_model:
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
@@ -73,17 +91,22 @@ def _range_of_same_kind(last: list, span: Span, text: str) -> bool:
     return last[2] == span.label and span.start == last[1] + 1 and text[last[1]] == "-"
 
 
+def _rank(span: Span) -> tuple[int, int]:
+    return SPECIFIC.get(span.label, 0), span.end - span.start
+
+
 def merge(spans: list[Span], text: str) -> list[Span]:
-    """Overlapping or touching spans become one, as do hyphenated ranges; the label is the longest find's."""
+    """Overlapping or touching spans become one, as do hyphenated ranges. The label is the most specific
+    find's (an SSN that the tagger calls an ID stays an SSN), then the longest's."""
     merged: list[list] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         if merged and (span.start <= merged[-1][1] or _range_of_same_kind(merged[-1], span, text)):
             last = merged[-1]
-            if span.end - span.start > last[3]:
-                last[2], last[3] = span.label, span.end - span.start
+            if _rank(span) > last[3]:
+                last[2], last[3] = span.label, _rank(span)
             last[1] = max(last[1], span.end)
         else:
-            merged.append([span.start, span.end, span.label, span.end - span.start])
+            merged.append([span.start, span.end, span.label, _rank(span)])
     out = []
     for start, end, label, _ in merged:
         while start < end and text[start].isspace():
@@ -98,8 +121,8 @@ def merge(spans: list[Span], text: str) -> list[Span]:
 class PhiScrubber:
     """Finds PHI spans in a text; `replace.py` turns them into tags or surrogates."""
 
-    def __init__(self, settings: ScrubberSettings = ScrubberSettings()):
-        self.settings = settings
+    def __init__(self, settings: ScrubberSettings = ScrubberSettings(), known: KnownIdentifiers | None = None):
+        self.settings, self.known = settings, known
         self.analyzer = build_analyzer(settings)
         self.lexicon = load_lexicon()
 
@@ -107,10 +130,13 @@ class PhiScrubber:
         found = self.analyzer.analyze(text=text, language="en")
         return [Span(r.start, r.end, SPACY_LABELS.get(r.entity_type, r.entity_type)) for r in found]
 
-    def find(self, text: str) -> list[Span]:
+    def find(self, text: str, patient: str | None = None) -> list[Span]:
+        """PHI spans in `text`; `patient` selects the known identifiers to look for, if any are loaded."""
         spans: list[Span] = []
         for start, end in chunk_bounds(len(text), self.settings.chunk_chars, self.settings.overlap_chars):
             spans += [Span(s.start + start, s.end + start, s.label) for s in self._analyze(text[start:end])]
+        if self.known is not None:
+            spans += self.known.spans(text, patient)
         spans += self._propagate(text, spans)
         return merge(spans, text)
 
