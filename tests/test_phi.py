@@ -92,7 +92,8 @@ def test_long_texts_are_chunked_with_overlap_and_phi_on_a_boundary_is_found(scru
 def test_merge_joins_overlaps_and_trims_space():
     text = "call 617 555 0143 now"
     merged = merge([Span(5, 13, "PHONE"), Span(9, 18, "ID")], text)
-    assert merged == [Span(5, 17, "ID")]
+    assert merged == [Span(5, 17, "PHONE")]  # the more specific label, though the ID find is longer
+    assert merge([Span(5, 10, "NAME"), Span(8, 17, "LOCATION")], text) == [Span(5, 17, "LOCATION")]  # else the longest
 
 
 def test_surrogates_need_a_secret(tmp_path):
@@ -134,12 +135,15 @@ def test_the_demo_scrubs_residual_phi_and_records_only_counts(tmp_path):
             assert not any(name in content for name in planted[:20]), path
 
 
-def test_scores_on_the_physionet_development_split(shared, scrubber):
+def test_scores_on_the_cross_validation_folds_of_the_development_split(shared, scrubber):
+    """A regression floor, not a result: the bundled tagger was trained on these folds, and the rules were
+    written reading them. The frozen fold 0 is never scored here (benchmarks/README.md gives its figure)."""
+    from medmix.corpus.phi.folds import cross_validation_folds, split
+
     folder = shared / "phi" / "physionet_deid_dev"
-    notes = read_physionet(folder / "id.text", folder / "id-phi.phrase")
+    notes = split(read_physionet(folder / "id.text", folder / "id-phi.phrase"), cross_validation_folds())
     scores = score(notes, {note.id: scrubber.find(note.text) for note in notes})
-    # regression floors at the figures measured when issue 4 closed (0.906 / 0.820); targets are 0.98 / 0.85
-    assert scores.strict_recall >= 0.90
+    assert scores.alnum_recall >= 0.96
     assert scores.char_precision >= 0.80
     per_category = scores.category_recall()
     assert per_category["Date"][0] >= 0.95 and per_category["Phone"][0] >= 0.95

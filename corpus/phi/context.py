@@ -52,6 +52,10 @@ STOP = {"the", "a", "an", "to", "in", "at", "on", "of", "and", "or", "for", "wit
 FACILITY_WORDS = {"hospital", "hosp", "hospitals", "memorial", "regional", "rehab", "rehabilitation", "clinic",
                   "infirmary", "manor", "healthcare", "vamc", "adventist", "institute", "hospice"}
 FACILITY_NAME_WORDS = {"memorial", "regional", "adventist", "general", "community", "vamc"}  # part of the name
+# named like a hospital, by the words before them: "Hopkins University", "Acme Corp", "Union Medical Center"
+INSTITUTION_WORDS = {"university", "college", "center", "centre", "inc", "corp", "corporation", "llc", "company"}
+KIND_WORDS = {"medical", "health", "cancer", "heart", "care", "university", "community", "children's"}  # "X Medical Center"
+OF_INSTITUTIONS = {"university", "college"}  # "University of Maryland": the name comes after "of"
 NOT_A_PLACE = STOP | {"outside", "local", "area", "our", "osh", "home", "floor", "unit", "ward", "er", "ed", "or",
                       "icu", "ccu", "micu", "sicu", "csru", "rehab", "hospital", "hosp", "nursing", "another",
                       "cath", "lab", "bed", "rm", "room", "chair", "dialysis", "hd", "ct", "mri", "us", "usual",
@@ -114,7 +118,7 @@ class ContextRules:
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
         self.name_cues = TITLES | RELATIONS | ROLES | WEAK_CUES | CREDENTIALS | INTRODUCTION_ENDS
-        self.place_cues = (FACILITY_WORDS | SAINTS | set(RELIGIOUS) | PLACE_PREPOSITIONS | DIRECT_MOVES | set(lexicon.places)
+        self.place_cues = (FACILITY_WORDS | INSTITUTION_WORDS | SAINTS | set(RELIGIOUS) | PLACE_PREPOSITIONS | DIRECT_MOVES | set(lexicon.places)
                            | {words[0] for words in lexicon.multiword_places})
 
     # ------------------------------------------------------------------------------ word judgements
@@ -162,10 +166,13 @@ class ContextRules:
         return self.rare(word) or (self.capitalized(token, cased) and self.lex.zipf(word) < 4.0)
 
     def after_relation(self, token: Token, cased: bool) -> bool:
-        """After "daughter" or "HCP is", also names the census lacks ("Priya", "Kwame"), if not too common a word."""
+        """After "daughter" or "HCP is": any census first name, however common a word ("son Bill", "wife
+        Hope"), and names the census lacks ("Priya", "Kwame") if not too common a word."""
         word = self.plain_word(token)
         if word is None or word in self.lex.clinical or word in RELATIONS:
             return False
+        if word in self.lex.first_names and (not cased or self.capitalized(token, cased)):
+            return True
         return self.could_be_name(token, cased) or self.uncommon_non_word(word, 3.5)
 
     def uncommon_non_word(self, word: str, below: float) -> bool:
@@ -348,13 +355,22 @@ class ContextRules:
             if word not in self.place_cues and token.word not in self.place_cues:
                 continue
             nxt = index + 2 if index + 2 < len(tokens) and tokens[index + 1].text == "." else index + 1
-            if word in FACILITY_WORDS:  # "Calvert Hospital", "Laurel Regional", "Sacred Heart Memorial"
-                start = index
-                while start > 0 and index - start < 3 and self._facility_name_word(tokens[start - 1], cased):
+            if word in FACILITY_WORDS or word in INSTITUTION_WORDS:  # "Calvert Hospital", "Laurel Regional"
+                end = index
+                while end > 0 and index - end < 2 and tokens[end - 1].low in KIND_WORDS:
+                    end -= 1  # "Union Medical Center": the name stands before the kind of place
+                start = end
+                while start > 0 and end - start < 3 and self._facility_name_word(tokens[start - 1], cased):
                     start -= 1
-                if start < index:
-                    end = index + 1 if word in FACILITY_NAME_WORDS else index
+                if start < end:
+                    end = end + 1 if end == index and word in FACILITY_NAME_WORDS else end
                     found.append((tokens[start].start, tokens[end - 1].end))
+                if word in OF_INSTITUTIONS and index + 2 < len(tokens) and tokens[index + 1].low == "of":
+                    after = index + 2  # "University of Maryland"
+                    while after < len(tokens) and after - index < 5 and self._facility_name_word(tokens[after], cased):
+                        after += 1
+                    if after > index + 2:
+                        found.append((tokens[index + 2].start, tokens[after - 1].end))
             elif word in SAINTS and nxt < len(tokens) and self._saint_name(tokens[nxt], cased):
                 found.append((token.start, tokens[nxt].end))  # "St. Mary's", "Saint Agnes"
             elif word in RELIGIOUS and nxt < len(tokens) and tokens[nxt].low in RELIGIOUS[word]:
