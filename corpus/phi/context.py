@@ -53,7 +53,7 @@ FACILITY_WORDS = {"hospital", "hosp", "hospitals", "memorial", "regional", "reha
                   "infirmary", "manor", "healthcare", "vamc", "adventist", "institute", "hospice"}
 FACILITY_NAME_WORDS = {"memorial", "regional", "adventist", "general", "community", "vamc"}  # part of the name
 # named like a hospital, by the words before them: "Hopkins University", "Acme Corp", "Union Medical Center"
-INSTITUTION_WORDS = {"university", "college", "center", "centre", "inc", "corp", "corporation", "llc", "company"}
+INSTITUTION_WORDS = {"university", "college", "center", "centre", "corp", "corporation", "llc", "company"}  # not "inc", which notes use for "increased"
 KIND_WORDS = {"medical", "health", "cancer", "heart", "care", "university", "community", "children's"}  # "X Medical Center"
 OF_INSTITUTIONS = {"university", "college"}  # "University of Maryland": the name comes after "of"
 NOT_A_PLACE = STOP | {"outside", "local", "area", "our", "osh", "home", "floor", "unit", "ward", "er", "ed", "or",

