@@ -4,6 +4,8 @@ Run directory layout:
 
     RUN_DIR/recipe.json                       the validated recipe this run was built from
     RUN_DIR/inputs.json                       every source's resolved input files
+    RUN_DIR/tokenizer.json                    the tokenizer's path and sha256
+    RUN_DIR/phi_secret.json                   with surrogates: the secret's variable and keyed fingerprint
     RUN_DIR/stages/NN_<stage>/kept/           documents that left the stage, <rank>.jsonl.gz
     RUN_DIR/stages/NN_<stage>/removed/<step>/ quarantined records with their reason, <rank>.jsonl.gz
     RUN_DIR/stages/NN_<stage>/ledger/         per-task accounting, <step>-<rank>.parquet
@@ -12,17 +14,28 @@ Run directory layout:
 
 Each stage reads the previous stage's `kept/` folder. A re-run skips the tasks that datatrove marked
 complete, so an interrupted build resumes where it stopped and a finished one does nothing.
+
+No PHI and no secret in a run directory: sources that the phi stage covers and that are not de-identified
+are scrubbed in stage 00 as they are read, so neither their kept documents nor their quarantines are
+ever written unscrubbed; the surrogate secret is read from its environment variable inside each task,
+and only its fingerprint is recorded.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+# loguru, which datatrove logs with, prints the values of local variables in tracebacks ("diagnose"), so a
+# failed task would write document text into its log. loguru reads this default when it is first imported:
+# here (unless something imported it earlier) and in every task process, which inherits the environment.
+os.environ.setdefault("LOGURU_DIAGNOSE", "NO")
 
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
@@ -35,11 +48,12 @@ from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupS
 from medmix.corpus.filters import LanguageFilter, QualityFilter
 from medmix.corpus.minhash import lsh_bands
 from medmix.corpus.normalize import Normalizer
-from medmix.corpus.phi.step import PhiScrub
+from medmix.corpus.phi.replace import SecretError, read_secret, secret_fingerprint
+from medmix.corpus.phi.step import PhiScrub, PhiSettings
 from medmix.corpus.readers import PubmedVersions, reader_for
 from medmix.corpus.stderr import stderr_to
 from medmix.corpus.steps import LengthFilter, StageInput
-from medmix.recipe import Recipe, RecipeError, resolve_inputs, resolve_path
+from medmix.recipe import PhiStage, Recipe, RecipeError, resolve_inputs, resolve_path
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 from medmix.tokenize.tokenizer import file_sha256
 
@@ -77,7 +91,31 @@ def stage_dirs(run_dir: Path) -> list[Path]:
     return sorted(p for p in (run_dir / "stages").glob("[0-9][0-9]_*") if p.is_dir())
 
 
-def recipe_stage_steps(recipe: Recipe, stage, directory: Path) -> list[PipelineStep]:
+def phi_settings(recipe: Recipe) -> PhiSettings | None:
+    """The recipe's phi stage as tasks get it. With surrogates, the secret must be set now, when the build
+    starts; it is read here only to be fingerprinted, and each task reads it again for itself."""
+    stage = next((stage for stage in recipe.stages if stage.kind == "phi"), None)
+    if stage is None:
+        return None
+    if stage.replacement != "surrogates":
+        return PhiSettings(stage)
+    try:
+        return PhiSettings(stage, secret_fingerprint(read_secret(stage.secret_env)))
+    except SecretError as error:
+        raise BuildError(str(error)) from None
+
+
+def phi_sources(recipe: Recipe, stage: PhiStage) -> tuple[list[str], list[str]]:
+    """The sources that the phi stage's settings scrub as they are read (those in its domains that are not
+    de-identified: their raw text must never be written), and those that the phi stage itself scrubs (the
+    de-identified ones, as a residual check, unless `check_deidentified` is off). No source is in both."""
+    covered = [source for source in recipe.sources if source.domain in stage.domains]
+    at_read = [source.name for source in covered if not source.deidentified]
+    residual = [source.name for source in covered if source.deidentified and stage.check_deidentified]
+    return at_read, residual
+
+
+def recipe_stage_steps(recipe: Recipe, stage, directory: Path, phi: PhiSettings | None) -> list[PipelineStep]:
     """The medmix blocks that a single-phase recipe stage compiles to."""
     if stage.kind == "length_filter":
         return [LengthFilter(directory, stage.kind, min_chars=stage.min_chars, max_chars=stage.max_chars)]
@@ -96,10 +134,7 @@ def recipe_stage_steps(recipe: Recipe, stage, directory: Path) -> list[PipelineS
         return [Decontaminate(directory, stage.kind, benchmarks=[b.model_dump() for b in benchmarks],
                               ngram=stage.ngram, containment=stage.containment, action=stage.action)]
     if stage.kind == "phi":
-        return [PhiScrub(directory, stage.kind, domains=stage.domains, check_deidentified=stage.check_deidentified,
-                         deidentified_sources=[s.name for s in recipe.sources if s.deidentified],
-                         replacement=stage.replacement, secret=stage.secret and stage.secret.get_secret_value(),
-                         patient_key=stage.patient_key, ner_model=stage.ner_model)]
+        return [PhiScrub(directory, stage.kind, phi, sources=phi_sources(recipe, stage)[1])]
     raise RecipeError(f"stage kind '{stage.kind}' has no implementation")  # the schema admits only known kinds
 
 
@@ -118,8 +153,11 @@ def dedup_phases(recipe: Recipe, stage, directory: Path, logs: Path, read_input,
     ]
 
 
-def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]]) -> list[StagePlan]:
-    """Stage 00 reads every source; PubMed update semantics come next; then the recipe's own stages."""
+def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]],
+                phi: PhiSettings | None) -> list[StagePlan]:
+    """Stage 00 reads every source (and scrubs those that are not de-identified); PubMed update semantics
+    come next; then the recipe's own stages."""
+    at_read = set(phi_sources(recipe, phi.stage)[0]) if phi else set()
     stages: list[tuple[str, object]] = [("read", None)]
     if any(s.format == "pubmed_xml" for s in recipe.sources):
         stages.append(("pubmed_versions", None))
@@ -138,7 +176,8 @@ def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]]) -> 
             return JsonlWriter(str(directory / "kept"), output_filename="${rank}.jsonl.gz")
 
         if name == "read":
-            steps = [reader_for(source, inputs[source.name], directory, name) for source in recipe.sources]
+            steps = [reader_for(source, inputs[source.name], directory, name, phi if source.name in at_read else None)
+                     for source in recipe.sources]
             phases = [Phase(name, [*steps, write_kept()], logs / name)]
         elif name == "pubmed_versions":
             pubmed = [s.name for s in recipe.sources if s.format == "pubmed_xml"]
@@ -147,7 +186,7 @@ def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]]) -> 
         elif name == "dedup":
             phases = dedup_phases(recipe, stage, directory, logs, read_input, write_kept)
         else:
-            steps = recipe_stage_steps(recipe, stage, directory)
+            steps = recipe_stage_steps(recipe, stage, directory, phi)
             phases = [Phase(name, [read_input(), *steps, write_kept()], logs / name)]
         plans.append(StagePlan(name, directory, phases))
     plans.append(shard_plan(recipe, run_dir, plans[-1].kept))
@@ -200,15 +239,20 @@ def tokenizer_identity(recipe: Recipe) -> dict:
     return {"path": str(path), "sha256": file_sha256(path) if path.is_file() else None}
 
 
-def prepare_run_dir(recipe: Recipe, run_dir: Path) -> dict[str, list[str]]:
+def prepare_run_dir(recipe: Recipe, run_dir: Path, phi: PhiSettings | None) -> dict[str, list[str]]:
     """Record what this run is built from; refuse to resume a run dir built from something else."""
     inputs = resolve_inputs(recipe)
     # output_dir is left out: a run dir may be moved or copied and still resume
     identity = {"recipe.json": recipe.model_dump(mode="json", exclude={"output_dir"}), "inputs.json": inputs,
                 "tokenizer.json": tokenizer_identity(recipe)}
+    if phi and phi.secret_fingerprint:  # a resumed run must not mix surrogates made with two keys
+        identity["phi_secret.json"] = {"secret_env": phi.stage.secret_env, "fingerprint": phi.secret_fingerprint}
     for filename, content in identity.items():
         path = run_dir / filename
         if path.exists() and json.loads(path.read_text()) != content:
+            if filename == "phi_secret.json":
+                raise BuildError(f"{run_dir} was built with another surrogate secret than the one in "
+                                 f"{phi.stage.secret_env}; set the secret it was built with, or use a fresh output_dir")
             raise BuildError(f"{run_dir} was built from a different {filename.split('.')[0]}; "
                              "use a fresh output_dir to build this one")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -248,8 +292,9 @@ def build(recipe: Recipe, run_dir: Path, progress=None) -> list[StagePlan]:
     `progress`, if given, is a `rich.progress.Progress` that gets one bar per stage.
     """
     run_dir = Path(run_dir)
-    inputs = prepare_run_dir(recipe, run_dir)
-    plans = plan_stages(recipe, run_dir, inputs)
+    phi = phi_settings(recipe)
+    inputs = prepare_run_dir(recipe, run_dir, phi)
+    plans = plan_stages(recipe, run_dir, inputs, phi)
     for plan in plans:
         if plan.documents:
             plan.kept.mkdir(parents=True, exist_ok=True)

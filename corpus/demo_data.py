@@ -4,7 +4,8 @@ Nothing here is real data: the text comes from templates and word lists, and eve
 number planted as PHI is made up. The files exercise what the real ones do: structured abstracts,
 citations without abstracts, a `DeleteCitation` and a re-issued citation in an update file, JATS
 sections with references, tables, figures and formulas, MIMIC `[** **]` placeholders, an `ISERROR`
-row, an empty note, and a malformed JSON line. For the cleaning stages they also plant non-English
+row, an empty note, malformed JSON lines, and clinic notes that are not de-identified (their PHI in
+the clear, as in a hospital's own records). For the cleaning stages they also plant non-English
 and boilerplate web pages, exact and near-duplicates within and across sources, PubMed abstracts
 whose PMC full text is present, and benchmark questions leaked into the corpus.
 """
@@ -40,6 +41,10 @@ GENERAL_TOPICS = ["the town council", "the new bridge", "a local bakery", "the f
 GENERAL_VERBS = ["announced", "discussed", "celebrated", "postponed", "reviewed", "expanded", "opened"]
 FIRST_NAMES = ["Alice", "Bruno", "Chen", "Dalia", "Emeka", "Fatima", "Gustav", "Hana", "Ivan", "Jules"]
 LAST_NAMES = ["Marlowe", "Okafor", "Lindqvist", "Ferreira", "Nakamura", "Brennan", "Haddad", "Kowalczyk"]
+RELATIONS = ["Daughter", "Son", "Wife", "Husband", "Sister"]
+# The surrogate key `medmix demo` uses when MEDMIX_PHI_SECRET is not set: fine for synthetic notes, and
+# for nothing else (a real key is long, random, and kept out of every file).
+DEMO_PHI_SECRET = "medmix-demo-only-surrogate-key"
 
 
 def sentence(rng: random.Random) -> str:
@@ -249,6 +254,32 @@ def write_mimic_cxr(directory: Path, rng: random.Random) -> int:
     return count
 
 
+def clinic_note(rng: random.Random) -> str:
+    """An outpatient note as a hospital's own system holds it: not de-identified, so names, dates, a phone
+    number and the record number are in the clear. The build scrubs it as it reads it."""
+    treatment = rng.choice(TREATMENTS)
+    relative = f"{rng.choice(RELATIONS)} {rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    return "\n".join([
+        f"Clinic visit {rng.randint(1, 12)}/{rng.randint(1, 28)}/2021. MRN {rng.randint(10_000_000, 99_999_999)}.",
+        f"Seen by Dr. {rng.choice(LAST_NAMES)} for follow-up of {rng.choice(CONDITIONS)}.",
+        f"Pt reports {rng.choice(['fewer symptoms', 'better sleep', 'more energy', 'no change'])} on {treatment}.",
+        f"BP {rng.randint(100, 160)}/{rng.randint(60, 95)}, HR {rng.randint(55, 100)}.",
+        f"{relative} can be reached at 617-555-{rng.randint(1000, 9999)}.",
+        f"Plan: continue {treatment}, labs in {rng.randint(2, 12)} weeks.",
+    ]) + "\n"
+
+
+def write_clinic(directory: Path, rng: random.Random) -> int:
+    """Clinic notes as JSON lines, with the patient for surrogate date shifts, and one line cut off."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = [json.dumps({"id": f"visit-{i}", "subject_id": f"patient-{i // 2}", "text": clinic_note(rng)})
+            for i in range(60)]
+    # malformed: quarantined, and scrubbed there too
+    cut = json.dumps({"id": "visit-cut", "text": clinic_note(rng)})[:150]
+    (directory / "notes.jsonl").write_text("\n".join(rows) + "\n" + cut + "\n")
+    return len(rows) + 1
+
+
 # --------------------------------------------------------------------------------------------- general
 
 
@@ -363,4 +394,5 @@ def write_demo_inputs(root: str | Path, seed: int = 0) -> dict[str, int]:
         "mimic4": write_mimic4(root / "mimic4", rng),
         "mimic_cxr": write_mimic_cxr(root / "mimic_cxr", rng),
         "redpajama": write_redpajama(root / "redpajama", rng, leaked[1:], f"{title}\n\n{abstract}"),
+        "clinic": write_clinic(root / "clinic", rng),
     }

@@ -132,8 +132,13 @@ def demo(
     recipe: Annotated[Optional[Path], typer.Option(help="default: the bundled recipes/demo.yaml")] = None,
 ) -> None:
     """Generate synthetic inputs in every source's real format, build recipes/demo.yaml on them, and audit."""
-    from medmix.corpus.demo_data import write_demo_inputs
+    import os
 
+    from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
+
+    if not os.environ.get("MEDMIX_PHI_SECRET"):  # the demo recipe's surrogates read their key from it
+        os.environ["MEDMIX_PHI_SECRET"] = DEMO_PHI_SECRET
+        console.print("MEDMIX_PHI_SECRET is not set: the demo uses its own surrogate key (for synthetic notes only)")
     inputs = run_dir / "inputs"
     counts = write_demo_inputs(inputs)
     console.print(f"generated demo inputs in {inputs}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 Domain = Literal["biomedical", "clinical", "general"]
 SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
@@ -241,21 +240,33 @@ class DecontaminateStage(Strict):
 
 
 class PhiStage(Strict):
-    """PHI scrubbing (`medmix.corpus.phi`). De-identified sources (MIMIC) are scrubbed too by default, as a
-    residual check: their placeholders stay, and PHI that slipped through de-identification is caught."""
+    """PHI scrubbing (`medmix.corpus.phi`). Sources in `domains` that are not de-identified are scrubbed as they
+    are read, so their raw text is never written; de-identified ones (MIMIC) are scrubbed by the stage itself
+    by default, as a residual check: their placeholders stay, and PHI that slipped through is caught."""
 
     kind: Literal["phi"]
     domains: list[Domain] = ["clinical"]
     check_deidentified: bool = Field(True, description="also scrub sources marked deidentified (residual check)")
     replacement: Literal["tags", "surrogates"] = "tags"
-    secret: SecretStr | None = Field(None, description="surrogates: key for name choice and per-patient date shift")
+    secret_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="surrogates: the environment variable that holds the key for name choice and date shifts")
     patient_key: str = Field("subject_id", description="metadata key that identifies the patient (date shift)")
     ner_model: str | None = Field(None, description="add spaCy NER with this installed model (slower)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def no_secret_in_the_recipe(cls, raw):
+        if isinstance(raw, dict) and "secret" in raw:
+            raise ValueError("a `secret` in the recipe would be copied into the run directory; put it in an "
+                             "environment variable and name that variable in `secret_env`")
+        return raw
+
     @model_validator(mode="after")
     def surrogates_need_a_secret(self) -> PhiStage:
-        if self.replacement == "surrogates" and not (self.secret and self.secret.get_secret_value()):
-            raise ValueError("replacement 'surrogates' needs a `secret`")
+        if self.replacement == "surrogates" and not self.secret_env:
+            raise ValueError("replacement 'surrogates' needs `secret_env`, the environment variable that holds "
+                             "the secret (e.g. MEDMIX_PHI_SECRET)")
         return self
 
 
@@ -359,6 +370,8 @@ class Recipe(Strict):
             unknown = sorted(set(getattr(stage, "priority", None) or []) - set(names))
             if unknown:
                 raise ValueError(f"stages[{index}] -> priority: unknown sources {unknown}")
+        if sum(stage.kind == "phi" for stage in self.stages) > 1:
+            raise ValueError("stages: at most one `phi` stage (its settings also scrub sources as they are read)")
         scrubbed = {domain for stage in self.stages if stage.kind == "phi" for domain in stage.domains}
         for index, source in enumerate(self.sources):
             if source.domain == "clinical" and not source.deidentified and "clinical" not in scrubbed:

@@ -12,10 +12,18 @@ import pytest
 
 from medmix.corpus.accounting import check_accounts, read_ledger, stage_summary
 from medmix.corpus.build import BuildError, build, stage_dirs
-from medmix.corpus.demo_data import write_demo_inputs
+from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
 from medmix.recipe import load_recipe
 
 DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def phi_secret():
+    """The demo recipe's surrogates read their key from MEDMIX_PHI_SECRET, as `medmix demo` sets it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDMIX_PHI_SECRET", DEMO_PHI_SECRET)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +68,7 @@ def test_every_record_is_accounted_for_in_every_stage(local_run, demo_generated)
     # every raw record the generator wrote entered the read stage
     assert {s: r["docs_in"] for s, r in read.items()} == demo_generated[1]
     assert read["redpajama"]["docs_removed"] == 1 and read["mimic3"]["docs_removed"] == 2
+    assert read["clinic"]["docs_removed"] == 1 and read["clinic"]["chars_edited"] != 0  # scrubbed as it was read
     final = final_stage(local_run)
     kept_lines = sum(len(lines) for name, lines in kept_content(local_run).items() if name.startswith(final))
     assert kept_lines == sum(r["docs_kept"] for (stage, _), r in summary.items() if stage == final)
@@ -185,7 +194,8 @@ def test_the_demo_shards_realize_the_recipe_mix_and_the_audit_reads_them(local_r
     assert abs(realized["biomedical"] - 75) <= 0.5 and abs(realized["clinical"] - 5) <= 0.5
     factors = {r["source"]: r["repetition_factor"] for r in report["tokens"]}
     assert factors["pubmed"] > 3 and factors["mimic3"] < 0.5  # literature repeated, notes down-sampled
-    assert {r["label"] for r in report["phi"]} == {"NAME", "PHONE"}
+    phi = {(r["source"], r["label"]) for r in report["phi"]}
+    assert {("clinic", "NAME"), ("clinic", "DATE"), ("clinic", "PHONE"), ("mimic3", "NAME"), ("mimic3", "PHONE")} <= phi
     assert "<svg" in (tmp_path / "a.html").read_text()
     manifest = json.loads((local_run / "shards" / "train" / "manifest.json").read_text())
     dataset = PackedSequences(local_run / "shards" / "train", tokenizer_sha256=manifest["tokenizer_sha256"],

@@ -96,7 +96,7 @@ def test_merge_joins_overlaps_and_trims_space():
     assert merge([Span(5, 10, "NAME"), Span(8, 17, "LOCATION")], text) == [Span(5, 17, "LOCATION")]  # else the longest
 
 
-def test_surrogates_need_a_secret(tmp_path):
+def test_surrogates_need_a_secret_env(tmp_path):
     from medmix.corpus.demo_data import write_demo_inputs
 
     write_demo_inputs(tmp_path)
@@ -104,32 +104,41 @@ def test_surrogates_need_a_secret(tmp_path):
     raw["stages"][-1] = {"kind": "phi", "replacement": "surrogates"}
     path = tmp_path / "r.yaml"
     path.write_text(json.dumps(raw))
-    with pytest.raises(RecipeError, match=r"stages\[6\]: replacement 'surrogates' needs a `secret`"):
+    with pytest.raises(RecipeError, match=r"stages\[6\]: replacement 'surrogates' needs `secret_env`"):
         load_recipe(path)
 
 
-def test_the_demo_scrubs_residual_phi_and_records_only_counts(tmp_path):
-    from medmix.corpus.build import build
-    from medmix.corpus.demo_data import write_demo_inputs
+def kept_text(stage: Path) -> str:
+    return "".join(gzip.decompress(p.read_bytes()).decode() for p in sorted(stage.glob("kept/*.gz")))
 
+
+def test_the_demo_scrubs_raw_notes_as_it_reads_them_and_residual_phi_in_the_phi_stage(tmp_path, monkeypatch):
+    import polars as pl
+
+    from medmix.corpus.build import build
+    from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
+
+    monkeypatch.setenv("MEDMIX_PHI_SECRET", DEMO_PHI_SECRET)
     inputs = tmp_path / "inputs"
     write_demo_inputs(inputs)
     run_dir = tmp_path / "run"
     recipe = load_recipe(DEMO_RECIPE, data_root=str(inputs), output_dir=str(run_dir))
     build(recipe.model_copy(update={"stages": [s for s in recipe.stages if s.kind in ("normalize", "phi")]}), run_dir)
-    stage = run_dir / "stages" / "03_phi"
-    before = "".join(gzip.decompress(p.read_bytes()).decode() for p in (run_dir / "stages" / "02_normalize").glob("kept/*.gz"))
-    after = "".join(gzip.decompress(p.read_bytes()).decode() for p in stage.glob("kept/*.gz"))
+    read, stage = run_dir / "stages" / "00_read", run_dir / "stages" / "03_phi"
+    # the clinic notes (not de-identified) left the read stage scrubbed: surrogate names, tagged numbers
+    clinic = [json.loads(line) for line in kept_text(read).splitlines() if '"source":"clinic"' in line]
+    assert len(clinic) == 60 and all("617-555-" not in doc["text"] and "MRN [" in doc["text"] for doc in clinic)
+    # MIMIC (de-identified) keeps its residual PHI until the phi stage, which scrubs only it
+    before, after = kept_text(run_dir / "stages" / "02_normalize"), kept_text(stage)
     assert before.count("617-555-") > 20 and "617-555-" not in after
-    assert after.count("Daughter [NAME] called, can be reached at [PHONE].") == before.count("617-555-")
-    import polars as pl
-
-    counts = pl.read_parquet(stage / "phi_counts" / "*.parquet")
-    assert set(counts.columns) == {"source", "label", "spans"}
-    assert counts.filter(pl.col("label") == "PHONE")["spans"].sum() == before.count("617-555-")
+    assert after.count("can be reached at [PHONE].") == before.count("can be reached at ")
+    read_counts, stage_counts = (pl.read_parquet(s / "phi_counts" / "*.parquet") for s in (read, stage))
+    assert set(stage_counts.columns) == {"source", "label", "spans"}
+    assert set(read_counts["source"]) == {"clinic"} and "clinic" not in set(stage_counts["source"])
+    assert stage_counts.filter(pl.col("label") == "PHONE")["spans"].sum() == before.count("617-555-")
     # no PHI value in anything medmix wrote about the run besides the corpus itself
     planted = [line.split("Daughter ")[1].split(" called")[0] for line in before.splitlines() if "Daughter " in line]
-    for path in list((run_dir / "logs").rglob("*")) + list(stage.rglob("*.parquet")):
+    for path in list((run_dir / "logs").rglob("*")) + list(run_dir.glob("stages/*/phi_counts/*.parquet")):
         if path.is_file():
             content = path.read_bytes().decode("utf-8", "replace")
             assert not any(name in content for name in planted[:20]), path

@@ -3,8 +3,12 @@
 Surrogates keep text natural for training while keeping the patient hidden:
 - a name maps to the same surrogate name everywhere in one document ("Healey" -> "Morrow" each time),
   drawn from the census lists by a keyed hash, so the mapping cannot be inverted without the secret;
-- dates move by one offset per patient (1 to 364 days, derived from the recipe's secret and the
-  patient id), so intervals between a patient's dates survive; a date we cannot parse becomes a tag.
+- dates move by one offset per patient (1 to 364 days, derived from the secret and the patient id),
+  so intervals between a patient's dates survive; a date we cannot parse becomes a tag.
+
+The secret lives in an environment variable, never in a recipe, a step attribute or a file: datatrove
+writes every step's attributes to the run directory (`executor.json`, and `executor.pik` on Slurm). A
+run records only `secret_fingerprint`, which tells two secrets apart without revealing either.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import re
 from functools import lru_cache
 
@@ -44,6 +49,29 @@ WORD_DATE = re.compile(r"^([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+
 NO_YEAR = 2000  # a leap year, so that Feb 29 shifts like any other day
 
 
+FINGERPRINT_LABEL = b"medmix surrogate secret fingerprint v1"
+
+
+class SecretError(RuntimeError):
+    """The surrogate secret is missing, or is not the one a run was started with; the message names the variable."""
+
+
+def read_secret(env: str) -> str:
+    """The surrogate secret, from the environment variable `env`."""
+    secret = os.environ.get(env, "")
+    if not secret:
+        raise SecretError(f"surrogates need a secret: the environment variable {env} is not set or is empty")
+    return secret
+
+
+def secret_fingerprint(secret: str) -> str:
+    """HMAC-SHA256 of a fixed label keyed by the secret, truncated to 64 bits: equal for equal secrets, so a
+    resumed run can refuse a changed key, and neither the secret nor a plain hash of it (whose value would be
+    the same in every tool that hashes it). Like any check value it cannot protect a guessable secret: use a
+    long random one."""
+    return hmac.new(secret.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
 def _hash(secret: bytes, *parts: str) -> int:
     return int.from_bytes(hmac.new(secret, "\x1f".join(parts).encode(), hashlib.sha256).digest()[:8], "big")
 
@@ -63,6 +91,10 @@ class Surrogates:
         if not secret:
             raise ValueError("surrogates need a non-empty secret")
         self.secret = secret.encode()
+
+    @property
+    def fingerprint(self) -> str:
+        return secret_fingerprint(self.secret.decode())
 
     def day_offset(self, patient: str) -> int:
         return 1 + _hash(self.secret, "date-shift", patient) % 364

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medmix.corpus.phi.step import PhiSettings
 from medmix.corpus.readers.base import SourceReader
 from medmix.corpus.readers.mimic_cxr import MimicCxrReader
 from medmix.corpus.readers.pmc import PmcReader
@@ -22,11 +23,13 @@ READERS: dict[str, type[SourceReader]] = {
 }
 
 
-def reader_for(source, files: list[str], stage_dir: str | Path, stage: str) -> SourceReader:
-    """The reader of one recipe source (`medmix.recipe.Source`) over its resolved input files."""
+def reader_for(source, files: list[str], stage_dir: str | Path, stage: str,
+               phi: PhiSettings | None = None) -> SourceReader:
+    """The reader of one recipe source (`medmix.recipe.Source`) over its resolved input files; with `phi`, it
+    scrubs what it reads (see `SourceReader`)."""
     return READERS[source.format](
         stage_dir, stage, source=source.name, domain=source.domain, files=files, max_chars=source.max_chars,
-        **source.options.model_dump(),
+        phi=phi, **source.options.model_dump(),
     )
 
 

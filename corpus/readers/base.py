@@ -5,6 +5,11 @@ class shards the source's files across tasks, applies the common checks (empty t
 oversized documents), tags each document with its source and domain, and quarantines the rest.
 A file that cannot be read to its end (truncated gzip, corrupt archive) costs one quarantined
 `unreadable_file` entry naming where reading stopped; the records before that point are kept.
+
+A source whose text may carry PHI (one the recipe's phi stage covers, not de-identified) is scrubbed
+here, before anything is written: its kept documents leave the reader scrubbed, and its quarantine
+records hold the id, the reason and scrubbed text, never the raw record. An unexpected error fails the
+task with its type and where it happened, never its message, which may quote a record.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import gzip
 import io
 import os
 import tarfile
+import traceback
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -26,8 +32,8 @@ import zstandard
 from datatrove.data import Document, DocumentsPipeline
 
 from medmix.corpus.accounting import Removal
-from medmix.corpus.steps import AccountedStep
-
+from medmix.corpus.phi.step import PhiSettings, Redactor
+from medmix.corpus.steps import AccountedStep, StageError
 
 
 class UnreadableFile(Exception):
@@ -88,6 +94,7 @@ class SourceReader(AccountedStep):
         files: the source's resolved input files, in a stable order; task `rank` reads every
             `world_size`-th of them.
         max_chars: documents longer than this are quarantined as `too_long`.
+        phi: the recipe's phi settings when this source is to be scrubbed as it is read, else None.
     """
 
     type = "📖 - READER"
@@ -100,12 +107,14 @@ class SourceReader(AccountedStep):
         domain: str,
         files: list[str],
         max_chars: int = 10_000_000,
+        phi: PhiSettings | None = None,
     ):
         super().__init__(stage_dir, stage)
         self.source = source
         self.domain = domain
         self.files = list(files)
         self.max_chars = max_chars
+        self.phi = phi
         self.root = os.path.commonpath([os.path.dirname(f) for f in self.files]) if self.files else ""
 
     @property
@@ -135,9 +144,12 @@ class SourceReader(AccountedStep):
         if data:
             yield from data
         books = self.open_books(rank)
+        self.redactor = Redactor.for_task(self.phi) if self.phi else None
         for path in self.files[rank::world_size]:
             yield from self._read_file(path, books)
         books.close()
+        if self.redactor:
+            self.redactor.write_counts(self.stage_dir, self.slug, rank)
 
     def _read_file(self, path: str, books) -> DocumentsPipeline:
         count = 0
@@ -148,13 +160,17 @@ class SourceReader(AccountedStep):
                     self._reject(books, record)
                     continue
                 record.metadata = self.stamp(record.metadata)
-                books.incoming(self.source, len(record.text))
+                chars_in = len(record.text)
+                books.incoming(self.source, chars_in)
                 if removal := self.check(record):
-                    books.removed(self.source, removal,
-                                  {"id": record.id, "text": record.text, "metadata": record.metadata},
-                                  len(record.text))
+                    text = self.redacted(record.text, record.id, record.metadata)
+                elif removal := self._scrub(record):
+                    text = ""  # the scrubber failed on it: nothing of it may be written
+                if removal:
+                    books.removed(self.source, removal, {"id": record.id, "text": text, "metadata": record.metadata},
+                                  chars_in)
                     continue
-                books.kept(self.source, len(record.text))
+                books.kept(self.source, len(record.text), chars_in)
                 self.update_doc_stats(record)
                 yield record
         except FILE_ERRORS as error:
@@ -163,6 +179,31 @@ class SourceReader(AccountedStep):
                 f"{type(error).__name__} in {path} after {count} records: {error}",
                 metadata={"file": path},
             ))
+        except Exception as error:  # noqa: BLE001 - a bug, not bad input: its message and frames may hold a record
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            raise StageError(f"{type(error).__name__} at {Path(where.filename).name}:{where.lineno} while reading "
+                             f"{path} after {count} records") from None
+
+    def _scrub(self, doc: Document) -> Removal | None:
+        """Scrub a kept document of a source scrubbed at read, in place; a document the scrubber fails on is
+        removed (`error:<ExceptionType>`), as `DocumentStep` does, and quarantined without its text."""
+        if self.redactor is None:
+            return None
+        try:
+            self.redactor.scrub(doc)
+        except Exception as error:  # noqa: BLE001 - one note the scrubber fails on must not stop the task
+            return Removal(f"error:{type(error).__name__}", "PHI scrubbing failed on this document")
+        return None
+
+    def redacted(self, text: str, record_id, metadata: dict) -> str:
+        """What may be written of a record's text (in a quarantine): all of it, or, for a source scrubbed at
+        read, the scrubbed text; nothing when the scrubber fails on it."""
+        if self.redactor is None:
+            return text
+        try:
+            return self.redactor.redact(text, str(record_id), metadata)[0]
+        except Exception:  # noqa: BLE001 - no text rather than raw text
+            return ""
 
     def stamp(self, metadata: dict) -> dict:
         """Add the recipe's source and domain; a record's own fields of those names become `record_*`."""
@@ -170,8 +211,12 @@ class SourceReader(AccountedStep):
         return {**{(f"record_{k}" if k in ours else k): v for k, v in metadata.items()}, **ours}
 
     def _reject(self, books, rejected: Rejected) -> None:
-        raw = rejected.raw[:RAW_EXCERPT_CHARS]
+        """Quarantine a raw record that could not become a document. For a source scrubbed at read, its text is
+        scrubbed whole before the excerpt is cut (a value cut in two could escape the scrubber), and so is the
+        detail: messages from parsers are not ours to vouch for (a headerless CSV's "column names" are a note)."""
         metadata = self.stamp(rejected.metadata)
+        raw = self.redacted(rejected.raw, rejected.id, metadata)[:RAW_EXCERPT_CHARS]
+        detail = self.redacted(rejected.detail, rejected.id, metadata)
         books.incoming(self.source, len(rejected.raw))
-        books.removed(self.source, Removal(rejected.reason, rejected.detail),
+        books.removed(self.source, Removal(rejected.reason, detail),
                       {"id": rejected.id, "text": raw, "metadata": metadata}, len(rejected.raw))
