@@ -295,8 +295,9 @@ ThresholdOpt = Annotated[Optional[float], typer.Option(
 
 @app.command()
 def scrub(
-    source: Annotated[Path, typer.Argument(help="input JSONL, one record per line")],
-    target: Annotated[Path, typer.Argument(help="output JSONL: {id, text, phi: [{start, end, label}]} per record")],
+    source: Annotated[Path, typer.Argument(help="input JSON lines (.jsonl, .jsonl.gz, .jsonl.zst)")],
+    target: Annotated[Path, typer.Argument(help="output JSONL (gzip if it ends in .gz): {id, text, phi: [{start, end, "
+                                                "label}]} per record")],
     text_key: Annotated[str, typer.Option("--text-key")] = "text",
     id_key: Annotated[str, typer.Option("--id-key")] = "id",
     surrogates: Annotated[bool, typer.Option("--surrogates", help="fake names and shifted dates, not tags")] = False,
@@ -305,29 +306,33 @@ def scrub(
     ner_model: NerOpt = None,
 ) -> None:
     """Scrub PHI from a JSONL file; offsets in `phi` point into the original text."""
-    import os
+    from rich.progress import DownloadColumn
 
     from medmix.corpus.phi.files import scrub_jsonl
-    from medmix.corpus.phi.replace import Surrogates
+    from medmix.corpus.phi.replace import SecretError, Surrogates, read_secret
+    from medmix.corpus.phi.step import Redactor
 
     if not source.is_file():
         fail(f"{source}: no such file")
     if target.resolve() == source.resolve():
         fail("the output must not overwrite the input")
-    secret = os.environ.get(secret_env, "")
-    if surrogates and not secret:
-        fail(f"--surrogates needs a secret in the environment variable {secret_env}")
-    scrubber = phi_scrubber(ner_model)
-    with Progress(TextColumn("scrubbing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+    try:
+        replacement = Surrogates(read_secret(secret_env)) if surrogates else None
+    except SecretError as error:
+        fail(f"--surrogates: {error}")
+    redactor = Redactor(phi_scrubber(ner_model), replacement, patient_key)
+    compressed = source.name.endswith((".gz", ".zst"))  # progress in bytes read, decompressed: no total then
+    with Progress(TextColumn("scrubbing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        task = progress.add_task("scrub", total=source.stat().st_size)
-        report = scrub_jsonl(source, target, scrubber, Surrogates(secret) if surrogates else None, text_key, id_key,
-                             patient_key, advance=lambda n: progress.advance(task, n))
+        task = progress.add_task("scrub", total=None if compressed else source.stat().st_size)
+        report = scrub_jsonl(source, target, redactor, text_key, id_key, advance=lambda n: progress.advance(task, n))
     found = ", ".join(f"{label} {count}" for label, count in report.labels.most_common()) or "none"
     console.print(f"{report.records} records, {report.chars:,} characters; PHI spans by label: {found}")
     if report.failed:
         problems = ", ".join(f"{problem}: {count}" for problem, count in report.errors.items())
-        console.print(f"[bold red]{report.failed} records could not be scrubbed[/] ({problems}); "
+        lines = ", ".join(f"line {number} ({problem})" for number, problem in report.failures)
+        more = f" and {report.failed - len(report.failures)} more" if report.failed > len(report.failures) else ""
+        console.print(f"[bold red]{report.failed} records could not be scrubbed[/] ({problems}): {lines}{more}; "
                       "their output lines carry an `error` and no text")
         raise typer.Exit(1)
 
