@@ -37,8 +37,10 @@ def shape(text: str) -> str:
 class FeatureExtractor:
     """Turns a token list into crfsuite's input: one list of feature strings per token."""
 
-    def __init__(self, lexicon: Lexicon):
-        self.lex = lexicon
+    def __init__(self, lexicon: Lexicon, known: frozenset[str] | None = None):
+        """`known`: the features a trained model has weights for. Tagging passes only those to crfsuite
+        (its string lookups were most of the tagging time); training leaves it None and sees everything."""
+        self.lex, self.known = lexicon, known
         self._words = lru_cache(maxsize=200_000)(self._word_features)
 
     def _own(self, text: str) -> list[str]:
@@ -83,12 +85,15 @@ class FeatureExtractor:
         """The word's own features (twice: for texts where capitals carry meaning, and for flat ones),
         then what a neighbour sees of it at each position in `WINDOW`: next to it, its identity, shape,
         cue class and lexicon flags; two away, its identity and cue class only."""
-        own = self._own(text)
-        word_shape = f"shape={shape(text)}"
+        own = self._own(text) if text != "\n" else ["w=<newline>"]  # crfsuite's model dump is line-based
+        word_shape = f"shape={shape(text)}" if text != "\n" else "shape=<newline>"
         near = [f for f in own if not f.startswith(("suf3=", "len=", "zipf=", "digits="))] + [word_shape]
         far = [f for f in own if f.startswith(("w=", "cue="))]
-        return (["bias", f"cased:{word_shape}", *own], ["bias", f"flat:{word_shape}", *own],
-                *([f"{offset}:{f}" for f in (near if abs(offset) == 1 else far)] for offset in WINDOW))
+        lists = (["bias", f"cased:{word_shape}", *own], ["bias", f"flat:{word_shape}", *own],
+                 *([f"{offset}:{f}" for f in (near if abs(offset) == 1 else far)] for offset in WINDOW))
+        if self.known is None:
+            return lists
+        return tuple([f for f in features if f in self.known] for features in lists)
 
     def sequence(self, tokens: list[Token], cased: bool, rule_labels: list[str | None]) -> list[list[str]]:
         """Features for every token. `cased` says whether capitals carry meaning in this text;
@@ -101,7 +106,7 @@ class FeatureExtractor:
             feats = (words[index][own_slot] + padded[index][2] + padded[index + 1][3] + padded[index + 3][4]
                      + padded[index + 4][5])
             if index > 1:  # the two words before, together: "son is", "dr ."
-                feats.append(f"-2-1={tokens[index - 2].low}|{tokens[index - 1].low}")
+                feats.append(f"-2-1={tokens[index - 2].low}|{tokens[index - 1].low}".replace("\n", "<newline>"))
             if index and tokens[index - 1].end == token.start:
                 feats.append("glued_left")
             if index + 1 < len(tokens) and tokens[index + 1].start == token.end:

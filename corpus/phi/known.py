@@ -40,7 +40,7 @@ def label_of(column: str) -> str:
 def _value_pattern(value: str) -> str:
     digits = re.sub(r"\D", "", value)
     if len(digits) >= 5 and len(digits) >= len(value.replace(" ", "")) - 4:  # a number, maybe with separators
-        return r"[\s().-]{0,3}".join(digits)
+        return r"\(?" + r"[\s().-]{0,3}".join(digits)
     return r"\s+".join(re.escape(part) for part in value.split())
 
 

@@ -20,14 +20,20 @@ LABELS = ["PLACEHOLDER", "NAME", "LOCATION", "HOSPITAL", "ADDRESS", "ORGANIZATIO
 SCORE = 0.85  # medmix redacts whatever any detector finds, so scores rank nothing
 
 
+def shape_label(shapes: list[tuple[int, int, str]], start: int, end: int) -> str | None:
+    """The label of a shape rule's find overlapping `start:end`: a pattern that saw "MRN 84421907" knows
+    better than the tagger what kind of number it is."""
+    return next((label for s, e, label in shapes if s < end and start < e), None)
+
+
 class ClinicalRecognizer(EntityRecognizer):
     def __init__(self, model: str | None, threshold: float, tagger: bool, context_rules: bool):
         self.model, self.threshold, self.use_tagger, self.context_rules = model, threshold, tagger, context_rules
         super().__init__(supported_entities=LABELS, name="medmix-clinical")
 
     def load(self) -> None:
-        self.observer = Observer()
         self.tagger = PhiTagger(self.model, self.threshold) if self.use_tagger else None
+        self.observer = Observer(self.tagger, features=self.use_tagger)
 
     def analyze(self, text, entities, nlp_artifacts=None):
         observation = self.observer.observe(text)
@@ -35,6 +41,7 @@ class ClinicalRecognizer(EntityRecognizer):
         if self.context_rules:
             spans += observation.context_spans
         if self.tagger is not None:
-            spans += self.tagger.spans(observation)
+            spans += [(start, end, shape_label(observation.shape_spans, start, end) or label)
+                      for start, end, label in self.tagger.spans(observation)]
         return [RecognizerResult(label, start, end, SCORE) for start, end, label in spans
                 if entities is None or label in entities]

@@ -49,16 +49,20 @@ class Observation:
 class Observer:
     """Runs the rule detectors and builds features; shared by training and tagging so both see the same."""
 
-    def __init__(self):
+    def __init__(self, tagger: PhiTagger | None = None, features: bool = True):
+        """`tagger`: the model that will read the features (only features it knows are built);
+        `features=False` runs the rules alone."""
         lexicon = load_lexicon()
         self.rules = ContextRules(lexicon)
-        self.extractor = FeatureExtractor(lexicon)
+        self.extractor = FeatureExtractor(lexicon, tagger.attributes if tagger else None) if features else None
 
     def observe(self, text: str) -> Observation:
         tokens, cased = tokenize(text), is_cased(text)
         shapes = find_patterns(text)
         context = [(s, e, "NAME") for s, e in self.rules.name_spans(tokens, cased)]
         context += [(s, e, "LOCATION") for s, e in self.rules.place_spans(tokens, cased)]
+        if self.extractor is None:
+            return Observation(tokens, [], shapes, context)
         rule_labels = token_labels(tokens, context + shapes)  # shapes last: a phone beats a name
         return Observation(tokens, self.extractor.sequence(tokens, cased, rule_labels), shapes, context)
 
@@ -97,6 +101,7 @@ class PhiTagger:
         self.tagger = pycrfsuite.Tagger()
         self.tagger.open(str(path))
         self.labels = [label for label in self.tagger.labels() if label != OUTSIDE]
+        self.attributes = frozenset(attribute for attribute, _ in self.tagger.info().state_features)
 
     def labels_of(self, observation: Observation) -> list[str]:
         tagger = self.tagger
