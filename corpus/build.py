@@ -97,6 +97,8 @@ def phi_settings(recipe: Recipe) -> PhiSettings | None:
     stage = next((stage for stage in recipe.stages if stage.kind == "phi"), None)
     if stage is None:
         return None
+    stage = stage.model_copy(update={key: resolve_path(recipe, value) for key in ("model", "known_identifiers")
+                                     if (value := getattr(stage, key))})
     if stage.replacement != "surrogates":
         return PhiSettings(stage)
     try:
@@ -239,12 +241,26 @@ def tokenizer_identity(recipe: Recipe) -> dict:
     return {"path": str(path), "sha256": file_sha256(path) if path.is_file() else None}
 
 
+def phi_files(stage: PhiStage) -> dict:
+    """The PHI tagger (the bundled one by content alone, as its path differs between installs) and the
+    known-identifiers file, by sha256."""
+    from medmix.corpus.phi.tagger import bundled_model
+
+    files = {"model": {"path": stage.model or "bundled", "sha256": file_sha256(Path(stage.model or bundled_model()))}}
+    if stage.known_identifiers:
+        files["known_identifiers"] = {"path": stage.known_identifiers,
+                                      "sha256": file_sha256(Path(stage.known_identifiers))}
+    return files
+
+
 def prepare_run_dir(recipe: Recipe, run_dir: Path, phi: PhiSettings | None) -> dict[str, list[str]]:
     """Record what this run is built from; refuse to resume a run dir built from something else."""
     inputs = resolve_inputs(recipe)
     # output_dir is left out: a run dir may be moved or copied and still resume
     identity = {"recipe.json": recipe.model_dump(mode="json", exclude={"output_dir"}), "inputs.json": inputs,
                 "tokenizer.json": tokenizer_identity(recipe)}
+    if phi:  # the tagger and the identifier list by content: a replaced file must not mix into a resumed run
+        identity["phi_files.json"] = phi_files(phi.stage)
     if phi and phi.secret_fingerprint:  # a resumed run must not mix surrogates made with two keys
         identity["phi_secret.json"] = {"secret_env": phi.stage.secret_env, "fingerprint": phi.secret_fingerprint}
     for filename, content in identity.items():

@@ -298,11 +298,17 @@ def scrub(
     source: Annotated[Path, typer.Argument(help="input JSON lines (.jsonl, .jsonl.gz, .jsonl.zst)")],
     target: Annotated[Path, typer.Argument(help="output JSONL (gzip if it ends in .gz): {id, text, phi: [{start, end, "
                                                 "label}]} per record")],
-    text_key: Annotated[str, typer.Option("--text-key")] = "text",
-    id_key: Annotated[str, typer.Option("--id-key")] = "id",
+    text_key: Annotated[str, typer.Option("--text-key", help="field that holds the text")] = "text",
+    id_key: Annotated[str, typer.Option("--id-key", help="field that holds the record id (copied to the output)")] = "id",
     surrogates: Annotated[bool, typer.Option("--surrogates", help="fake names and shifted dates, not tags")] = False,
     secret_env: Annotated[str, typer.Option(help="environment variable holding the surrogate secret")] = "MEDMIX_PHI_SECRET",
-    patient_key: Annotated[str, typer.Option(help="field that identifies the patient (date shift)")] = "subject_id",
+    patient_key: Annotated[str, typer.Option(
+        help="field that identifies the patient (date shift; key of --known)")] = "subject_id",
+    known: Annotated[Optional[Path], typer.Option(
+        "--known", help="CSV or parquet of each patient's names, MRNs, phones, addresses, keyed by --patient-key: "
+                        "redacted wherever they appear in that patient's records")] = None,
+    model: ModelOpt = None,
+    threshold: ThresholdOpt = None,
     ner_model: NerOpt = None,
 ) -> None:
     """Scrub PHI from a JSONL file; offsets in `phi` point into the original text."""
@@ -320,7 +326,7 @@ def scrub(
         replacement = Surrogates(read_secret(secret_env)) if surrogates else None
     except SecretError as error:
         fail(f"--surrogates: {error}")
-    redactor = Redactor(phi_scrubber(ner_model), replacement, patient_key)
+    redactor = Redactor(phi_scrubber(ner_model, model, threshold, known, patient_key), replacement, patient_key)
     compressed = source.name.endswith((".gz", ".zst"))  # progress in bytes read, decompressed: no total then
     with Progress(TextColumn("scrubbing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                   console=console) as progress:
@@ -421,7 +427,8 @@ def phi_train(
         notes = split(notes, [fold for fold in range(FOLDS) if fold not in left_out])
     if not notes:
         fail(f"{gold}: no annotated notes to train on")
-    console.print("features for every training document, then the CRF's optimisation (a few minutes, no progress shown)")
+    console.print("features for every training document, then the CRF's optimisation (a few minutes, no progress shown)",
+                  soft_wrap=True)
     with Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("features", total=len(notes) * copies + synthetic)
@@ -429,7 +436,7 @@ def phi_train(
                       progress=lambda: progress.advance(task))
     console.print(f"trained on {len(notes)} notes ({sum(len(n.spans) for n in notes)} gold spans) "
                   f"x {copies} surrogate copies + {synthetic} generated documents: {out} "
-                  f"({out.stat().st_size / 1e6:.1f} MB)")
+                  f"({out.stat().st_size / 1e6:.1f} MB)", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -253,6 +253,13 @@ class PhiStage(Strict):
         description="surrogates: the environment variable that holds the key for name choice and date shifts")
     patient_key: str = Field("subject_id", description="metadata key that identifies the patient (date shift)")
     ner_model: str | None = Field(None, description="add spaCy NER with this installed model (slower)")
+    model: str | None = Field(None, description="PHI tagger trained by `medmix phi-train`; default: the bundled one")
+    threshold: Fraction | None = Field(
+        None, description="the tagger redacts a token whose PHI probability reaches this (lower: more recall); "
+                          "default: the scrubber's (0.15)")
+    known_identifiers: str | None = Field(
+        None, description="CSV or parquet of each patient's names, MRNs, addresses, phones, keyed by patient_key: "
+                          "every listed value is redacted in that patient's notes")
 
     @model_validator(mode="before")
     @classmethod
@@ -452,6 +459,9 @@ def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
                                   "each file belongs to one source")
         inputs[source.name] = sorted(files)
     for index, stage in enumerate(recipe.stages):
+        for key in ("model", "known_identifiers"):
+            if (value := getattr(stage, key, None)) and not Path(resolve_path(recipe, value)).is_file():
+                raise RecipeError(f"stages[{index}] ({stage.kind}) -> {key}: '{resolve_path(recipe, value)}' is not a file")
         for number, benchmark in enumerate(getattr(stage, "benchmarks", [])):
             for key in ("path", "split_ids"):
                 if (value := getattr(benchmark, key)) and not Path(resolve_path(recipe, value)).is_file():

@@ -190,3 +190,38 @@ def test_phone_numbers_in_every_common_shape(scrubber, phone):
     text = f"Daughter can be reached at {phone}."
     redacted = "".join(text[s.start:s.end] for s in scrubber.find(text))
     assert all(c in redacted for c in phone if c.isdigit())
+
+
+def test_scrub_takes_known_identifiers_a_model_and_a_threshold(tmp_path, small_model):
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps({"id": 1, "subject_id": 101, "text": "pt john ok, 84421907 on file"}) + "\n")
+    result = CliRunner().invoke(app, ["scrub", str(source), str(target), "--known", str(write_known(tmp_path)),
+                                      "--model", str(small_model), "--threshold", "0.2"])
+    assert result.exit_code == 0, result.output
+    scrubbed = json.loads(target.read_text())["text"]
+    assert scrubbed.startswith("pt [NAME]") and scrubbed.endswith("[ID] on file")
+    missing = CliRunner().invoke(app, ["scrub", str(source), str(target), "--known", str(tmp_path / "none.csv")])
+    assert missing.exit_code == 2 and "known identifiers file not found" in missing.output
+
+
+def test_phi_train_on_annotated_jsonl(tmp_path):
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    generator = SyntheticNotes(random.Random(9))
+    (gold / "a.jsonl").write_text("".join(json.dumps({"id": f"{n}-1", "text": d.text, "spans": [
+        {"start": s.start, "end": s.end, "label": s.label} for s in d.spans]}) + "\n"
+        for n, d in enumerate(generator.document(k) for k in range(60))))
+    trained = CliRunner().invoke(app, ["phi-train", str(gold), str(tmp_path / "m.crf"), "--copies", "1",
+                                       "--synthetic", "20", "--exclude-folds", "0"])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "m.crf").stat().st_size > 1000 and "generated documents" in trained.output
+    bad = CliRunner().invoke(app, ["phi-train", str(gold), str(tmp_path / "m.crf"), "--exclude-folds", "7"])
+    assert bad.exit_code == 2 and "folds are numbered 0 to 4" in bad.output

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,9 +32,14 @@ def stage_scrubber(stage: PhiStage) -> PhiScrubber:
     """The scrubber that the recipe's phi stage asks for. This is the one place where recipe settings become
     scrubber settings, for the read stage and the phi stage alike, so a new setting plugs in here once."""
     # a heavy import (presidio, the tagger): only tasks that scrub pay for it
+    from medmix.corpus.phi.known import KnownIdentifiers
     from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings
 
-    return PhiScrubber(ScrubberSettings(ner_model=stage.ner_model))
+    settings = ScrubberSettings(ner_model=stage.ner_model, model=stage.model)
+    if stage.threshold is not None:
+        settings = replace(settings, threshold=stage.threshold)
+    known = KnownIdentifiers.load(stage.known_identifiers, stage.patient_key) if stage.known_identifiers else None
+    return PhiScrubber(settings, known)
 
 
 @dataclass(frozen=True)
