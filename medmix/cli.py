@@ -19,6 +19,20 @@ app = typer.Typer(help="Rebuild the Me-LLaMA continual pre-training corpus.", no
                   pretty_exceptions_enable=False)
 console = Console()
 
+def show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"medmix {version('medmix')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                               help="print medmix's version and exit")] = False) -> None:
+    """Rebuild the Me-LLaMA continual pre-training corpus."""
+
+
 RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="overrides the recipe's output_dir")]
 DataRootOpt = Annotated[Optional[Path], typer.Option("--data-root", help="overrides the recipe's data_root")]
@@ -131,7 +145,8 @@ def demo(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="where inputs and outputs go")] = Path("runs/demo"),
     recipe: Annotated[Optional[Path], typer.Option(help="default: the bundled recipes/demo.yaml")] = None,
 ) -> None:
-    """Generate synthetic inputs in every source's real format, build recipes/demo.yaml on them, and audit."""
+    """Generate synthetic inputs in every source's real format, build recipes/demo.yaml on them into
+    RUN_DIR/build, audit it (RUN_DIR/audit.html), and train a tiny LLaMA on its shards for 30 steps."""
     import os
 
     from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs

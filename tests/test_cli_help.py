@@ -1,0 +1,41 @@
+"""What a newcomer reads first: the version and every command's help."""
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from medmix.cli import app
+
+
+def described_part(line: str) -> str:
+    """What is left of an option's help line without its names, its type and its [default: …]."""
+    line = re.sub(r"^│ +(--[\w-]+(\s+--[\w-]+)?)\s+(-\w\s+)?(<[^>]+>)?", "", line)
+    return re.sub(r"\[(default|required)[^\]]*\]", "", line).strip(" │")
+
+
+def test_the_help_check_sees_a_missing_description():
+    assert described_part("│ --text-key        <text>  [default: text]      │") == ""
+    assert described_part("│ --text-key        <text>  field with the text [default: text] │") == "field with the text"
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"medmix {version('medmix')}"
+
+
+@pytest.mark.parametrize("command", ["validate", "build", "status", "demo", "scrub", "phi-eval", "phi-train", "audit",
+                                     "train"])
+def test_every_option_of_every_command_says_what_it_does(command):
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for line in result.output.splitlines():
+        if re.match(r"^│ +--[a-z]", line) and "--help" not in line:
+            described = described_part(line)
+            assert described, f"{command}: an option without a description: {line.strip()}"
+
+
+def test_the_demo_says_that_it_trains():
+    assert "train" in CliRunner().invoke(app, ["demo", "--help"], terminal_width=200).output
