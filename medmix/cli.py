@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -197,15 +196,16 @@ def run_training(config) -> None:
 @app.command("train")
 def train_command(config: Annotated[Path, typer.Argument(help="training config YAML")]) -> None:
     """Train on shards (one process; `torchrun --nproc-per-node N -m medmix.train CONFIG` for more)."""
-    from pydantic import ValidationError
-
-    from medmix.train.config import load_train_config
+    from medmix.train.config import TrainConfigError, load_train_config
 
     try:
         settings = load_train_config(config)
-    except (OSError, ValidationError) as error:
+    except TrainConfigError as error:
+        fail(str(error))
+    try:
+        run_training(settings)
+    except ValueError as error:  # shards that do not fit the model or the config: the user's to fix
         fail(f"{config}: {error}")
-    run_training(settings)
 
 
 experiment_app = typer.Typer(help="Experiments on the trainer.", no_args_is_help=True)

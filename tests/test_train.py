@@ -196,3 +196,22 @@ def test_a_run_dir_refuses_checkpoints_of_other_settings_and_too_small_data(tmp_
     with pytest.raises(ValueError, match="3 sequences cannot fill a batch of 4"):
         train(load_train_config(path, run_dir=str(tmp_path / "other"),
                                 data={"train": shards["validation"]["biomedical"]}))
+
+
+def test_train_with_missing_shards_is_one_line_and_creates_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+
+    config = tmp_path / "train.yaml"
+    config.write_text(f"run_dir: {tmp_path / 'run'}\nsteps: 2\ndata:\n  train: {tmp_path / 'nowhere'}\n"
+                      f"  validation: {{general: {tmp_path / 'nor_here'}}}\n")
+    result = CliRunner().invoke(app, ["train", str(config)], terminal_width=400)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "data -> train" in result.output and "data -> validation -> general" in result.output  # all at once
+    assert "medmix build" in result.output and not (tmp_path / "run").exists()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(config.read_text() + "stpes: 3\n")
+    result = CliRunner().invoke(app, ["train", str(typo)], terminal_width=400)
+    assert result.exit_code == 2 and "stpes: Extra inputs are not permitted" in result.output
+    assert CliRunner().invoke(app, ["train", str(tmp_path / "absent.yaml")]).exit_code == 2

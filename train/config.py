@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
@@ -72,7 +72,35 @@ class TrainConfig(Strict):
             raise ValueError("model: give `size` or `hf_checkpoint`, not both")
         return self
 
+    def check_shards(self) -> None:
+        """Every shard set it names exists (a folder with manifest.json): checked before a run creates anything,
+        and all missing ones are named at once."""
+        named = {"data -> train": self.data.train} | {f"data -> validation -> {domain}": path
+                                                      for domain, path in self.data.validation.items()}
+        missing = [f"{key}: '{path}'" for key, path in named.items() if not (Path(path) / "manifest.json").is_file()]
+        if missing:
+            raise ValueError("no shard set (a folder with manifest.json) at " + "; ".join(missing)
+                             + "; build one with `medmix build RECIPE` (it writes RUN_DIR/shards/train and "
+                               "RUN_DIR/shards/valid_<domain>)")
+
+
+class TrainConfigError(ValueError):
+    """A training config that cannot run; the message names the file, the key and the fix, on one line each."""
+
 
 def load_train_config(path: str | Path, **overrides) -> TrainConfig:
-    raw = yaml.safe_load(Path(path).read_text())
-    return TrainConfig.model_validate(raw | overrides)
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise TrainConfigError(f"training config not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise TrainConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"{path}: a training config is a YAML mapping with run_dir, data, steps, ...")
+    try:
+        return TrainConfig.model_validate(raw | overrides)
+    except ValidationError as error:
+        problems = [f"{' -> '.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in error.errors()]
+        raise TrainConfigError("\n".join(f"{path}: {problem}" for problem in problems)) from None

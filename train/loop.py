@@ -126,9 +126,10 @@ def train(config: TrainConfig) -> list[dict]:
     world = init_world()
     torch.manual_seed(config.seed)
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    config.check_shards()
     dataset = PackedSequences(config.data.train, config.data.tokenizer_sha256, config.data.verify_checksums)
     validation = {d: PackedSequences(p, config.data.tokenizer_sha256) for d, p in config.data.validation.items()}
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the data is known to be usable
     model = build_model(config).to(world.device)
     if model.config.vocab_size < dataset.shards.manifest["vocab_size"]:
         raise ValueError(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the shards' "
