@@ -37,6 +37,7 @@ demo: install
 	$(BIN)/medmix demo --run-dir runs/demo
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 clean:

@@ -33,7 +33,15 @@ import numpy as np
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from medmix.corpus.dedup import EXACT, DedupBuckets, DedupClusters, DedupSettings, DedupSignatures, DedupVerify, ShingleSets
+from medmix.corpus.dedup import (
+    EXACT,
+    DedupBuckets,
+    DedupClusters,
+    DedupSettings,
+    DedupSignatures,
+    DedupVerify,
+    ShingleSets,
+)
 from medmix.corpus.minhash import MinHasher, lsh_bands, shingles
 from medmix.corpus.readers.pmc import PmcReader
 

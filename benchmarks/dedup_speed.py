@@ -53,7 +53,6 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402,F401  (imported after the thread settings on purpose)
-
 from interleave import interleaved  # noqa: E402  (benchmarks/interleave.py)
 
 SCRATCH = Path("/tmp/bench")

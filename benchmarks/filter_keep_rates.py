@@ -22,6 +22,7 @@ from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.corpus.readers import reader_for
 from medmix.recipe import LanguageFilterStage, parse_recipe
 
+
 def physionet_notes(path: Path) -> list[Document]:
     return [Document(text=body, id=key, metadata={"source": "physionet_deid", "domain": "clinical"})
             for key, body in read_physionet_notes(path).items()]

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from interleave import interleaved  # noqa: E402  (benchmarks/interleave.py)
+
 from medmix.corpus.stderr import stderr_to  # noqa: E402
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -40,7 +40,6 @@ os.environ.setdefault("LOGURU_DIAGNOSE", "NO")
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
 from medmix.corpus.decontaminate import Decontaminate

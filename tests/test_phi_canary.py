@@ -25,6 +25,7 @@ from functools import cache
 
 import pytest
 import regex as re
+
 from medmix.corpus.phi.gold import Span
 from medmix.corpus.phi.replace import with_tags
 from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings, chunk_bounds

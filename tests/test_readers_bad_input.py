@@ -7,7 +7,7 @@ import pytest
 
 from medmix.corpus.readers.pmc import PmcReader
 from medmix.corpus.readers.pubmed import PubmedReader
-from medmix.corpus.readers.tabular import JsonlReader, Mimic3NotesReader, MIMIC3_COLUMNS
+from medmix.corpus.readers.tabular import MIMIC3_COLUMNS, JsonlReader, Mimic3NotesReader
 
 
 def article(pmid: int, abstract: str = "A sentence long enough to be an abstract.") -> str:

@@ -15,7 +15,7 @@ from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.tokenize.mix import MixError, plan_sources, source_targets
 from medmix.tokenize.shards import INDEX_DTYPE, ShardError, open_shard_set, write_manifest, write_shard
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
-from medmix.tokenize.tokenizer import Tokenizer, token_dtype, train_demo_tokenizer
+from medmix.tokenize.tokenizer import token_dtype, train_demo_tokenizer
 from medmix.train.data import PackedSequences, ResumableSampler
 
 

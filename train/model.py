@@ -145,7 +145,7 @@ class Llama(nn.Module):
 
     def init_weights(self, seed: int = 0) -> None:
         generator = torch.Generator().manual_seed(seed)
-        for name, parameter in self.named_parameters():
+        for parameter in self.parameters():
             if parameter.dim() == 2:
                 with torch.no_grad():
                     parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.02)

@@ -24,8 +24,8 @@ from functools import lru_cache
 import regex as re
 
 from medmix.corpus.phi.gold import AnnotatedNote
-from medmix.corpus.phi.spans import Span
 from medmix.corpus.phi.lexicon import load_lexicon
+from medmix.corpus.phi.spans import Span
 
 # gold categories (PhysioNet, i2b2-like) -> the scrubber's labels
 LABELS = {"HCPName": "NAME", "PTName": "NAME", "PTNameInitial": "NAME", "RelativeProxyName": "NAME",

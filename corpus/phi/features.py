@@ -16,8 +16,18 @@ from functools import lru_cache
 
 import regex as re
 
-from medmix.corpus.phi.context import (CREDENTIALS, FACILITY_WORDS, MOVES, PLACE_PREPOSITIONS, RELATIONS, ROLES, STOP,
-                                       TITLES, WEAK_CUES, Token)
+from medmix.corpus.phi.context import (
+    CREDENTIALS,
+    FACILITY_WORDS,
+    MOVES,
+    PLACE_PREPOSITIONS,
+    RELATIONS,
+    ROLES,
+    STOP,
+    TITLES,
+    WEAK_CUES,
+    Token,
+)
 from medmix.corpus.phi.lexicon import Lexicon
 
 WINDOW = (-2, -1, 1, 2)  # neighbour positions whose words and shapes a token sees

@@ -11,10 +11,10 @@ marks the standard library's); `benchmarks/phi_speed.py` measures the whole.
 from __future__ import annotations
 
 import ipaddress
+import re as stdlib_re  # the standard library's engine: faster for a bare candidate scan without look-behind
 from dataclasses import dataclass
 from typing import Callable
 
-import re as stdlib_re  # the standard library's engine: faster for a bare candidate scan without look-behind
 import regex as re  # faster everywhere else here (look-behinds, word alternations)
 
 from medmix.corpus.normalize import MIMIC_PLACEHOLDER, placeholder_tag

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import regex as re
 
 from medmix.corpus.phi.context import STOP, tokenize
-from medmix.corpus.phi.spans import Span
+from medmix.corpus.phi.known import KnownIdentifiers
 from medmix.corpus.phi.lexicon import load_lexicon
 from medmix.corpus.phi.presidio_offline import DEFAULT_SPACY_MODEL, offline_tldextract
-from medmix.corpus.phi.known import KnownIdentifiers
 from medmix.corpus.phi.recognizers import ClinicalRecognizer
+from medmix.corpus.phi.spans import Span
 from medmix.corpus.phi.tagger import DEFAULT_THRESHOLD
 
 PROPAGATED = {"NAME", "LOCATION"}
