@@ -13,7 +13,7 @@ DEPS := $(VENV)/.deps
 LINKED := $(VENV)/.linked
 SOURCES := $(shell find medmix corpus tokenize train recipes -name "*.py" -o -name "*.yaml" -o -name "*.bin" -o -name "*.txt" 2>/dev/null)
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-integration clean
 
 $(DEPS): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,11 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not integration"
+
+# against real services (a localhost Slurm cluster, a `ray start` cluster): .ci/run starts them first
+test-integration: install
+	$(BIN)/pytest -m integration
 
 clean:
 	rm -rf runs $(VENV) build *.egg-info
