@@ -33,7 +33,9 @@ import numpy as np
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from medmix.corpus.dedup import (
+from medmix.corpus.minhash import MinHasher, lsh_bands, shingles
+from medmix.corpus.readers.pmc import PmcReader
+from medmix.corpus.stages.dedup import (
     EXACT,
     DedupBuckets,
     DedupClusters,
@@ -42,8 +44,6 @@ from medmix.corpus.dedup import (
     DedupVerify,
     ShingleSets,
 )
-from medmix.corpus.minhash import MinHasher, lsh_bands, shingles
-from medmix.corpus.readers.pmc import PmcReader
 
 SCRATCH = Path("/tmp/bench")
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -142,8 +142,8 @@ def datatrove_step(folder: Path):
 
 
 def medmix_settings(work_dir: Path):
-    from medmix.corpus.dedup import DedupSettings
     from medmix.corpus.minhash import lsh_bands
+    from medmix.corpus.stages.dedup import DedupSettings
 
     bands, rows = lsh_bands(SETTINGS["threshold"], SETTINGS["num_perm"])
     return DedupSettings(work_dir, SETTINGS["tasks"], SETTINGS["threshold"], SETTINGS["ngram"], SETTINGS["num_perm"],
@@ -158,7 +158,7 @@ def fresh(folder: Path) -> Path:
 
 def time_medmix(docs, work_dir: Path) -> float:
     from medmix.corpus import minhash
-    from medmix.corpus.dedup import DedupSignatures
+    from medmix.corpus.stages.dedup import DedupSignatures
 
     minhash._word_hashes.clear()  # cold word-hash cache
     step = DedupSignatures(medmix_settings(fresh(work_dir)))
@@ -171,7 +171,7 @@ def time_medmix(docs, work_dir: Path) -> float:
 def check_phase1(work_dir: Path, documents: int) -> None:
     """Phase 1 wrote one row per document to its table and one (band key, document key) pair per document
     to the exact-hash band (the near bands skip documents without words)."""
-    from medmix.corpus.dedup import EXACT
+    from medmix.corpus.stages.dedup import EXACT
 
     rows = pq_rows(work_dir / "docs" / "00000.parquet")
     pairs = (work_dir / "bands" / EXACT / "00000.bin").stat().st_size // 16
@@ -182,7 +182,7 @@ def check_phase1(work_dir: Path, documents: int) -> None:
 def time_medmix_dedup(docs, work_dir: Path) -> dict[str, float]:
     """medmix's phases 1-4 in this process, one task (as tests/test_dedup.py runs them); seconds per phase."""
     from medmix.corpus import minhash
-    from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupSignatures, DedupVerify
+    from medmix.corpus.stages.dedup import DedupBuckets, DedupClusters, DedupSignatures, DedupVerify
 
     minhash._word_hashes.clear()
     settings = medmix_settings(fresh(work_dir))
@@ -213,7 +213,7 @@ def memory_child(shared: str, documents: int, work_dir: str) -> dict:
     from datatrove.data import Document
 
     from medmix.corpus import minhash
-    from medmix.corpus.dedup import DedupSignatures
+    from medmix.corpus.stages.dedup import DedupSignatures
 
     pool = chunks(interleaved(real_texts(Path(shared))))
     step = DedupSignatures(medmix_settings(fresh(Path(work_dir))))

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from datatrove.data import Document
 
-from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES, LanguageFilter, QualityFilter
-from medmix.corpus.normalize import Normalizer
 from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.corpus.readers import reader_for
-from medmix.recipe import LanguageFilterStage, parse_recipe
+from medmix.corpus.recipe import parse_recipe
+from medmix.corpus.stages.language_filter import LanguageFilter, LanguageFilterStage
+from medmix.corpus.stages.normalize import Normalizer
+from medmix.corpus.stages.quality_filter import DEFAULT_QUALITY_PROFILES, QualityFilter
 
 
 def physionet_notes(path: Path) -> list[Document]:

@@ -326,7 +326,7 @@ def medmix_settings(run_dir: Path, model_path: Path, sources: tuple[str, ...]):
 
 def stage_input(inputs: Path):
     """The reader `medmix build` gives the tokenize phase."""
-    from medmix.corpus.steps import StageInput
+    from medmix.corpus.stages.base import StageInput
 
     return StageInput(str(inputs), glob_pattern="*.jsonl.gz", add_file_path=False)
 

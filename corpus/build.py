@@ -39,36 +39,21 @@ os.environ.setdefault("LOGURU_DIAGNOSE", "NO")
 
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
-from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.writers import JsonlWriter
 
-from medmix.corpus.decontaminate import Decontaminate
-from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupSettings, DedupSignatures, DedupVerify
-from medmix.corpus.filters import LanguageFilter, QualityFilter
-from medmix.corpus.minhash import lsh_bands
-from medmix.corpus.normalize import Normalizer
 from medmix.corpus.phi.replace import SecretError, read_secret, secret_fingerprint
-from medmix.corpus.phi.step import PhiScrub, PhiSettings
+from medmix.corpus.phi.step import PhiSettings
 from medmix.corpus.readers import PubmedVersions, reader_for
+from medmix.corpus.recipe import Recipe, resolve_inputs, resolve_path
+from medmix.corpus.stages import plan_stage
+from medmix.corpus.stages.base import Phase, StageContext, read_kept
+from medmix.corpus.stages.phi import PhiStage, phi_sources
 from medmix.corpus.stderr import stderr_to
-from medmix.corpus.steps import LengthFilter, StageInput
-from medmix.recipe import PhiStage, Recipe, RecipeError, resolve_inputs, resolve_path
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 from medmix.tokenize.tokenizer import file_sha256
 
 
 class BuildError(RuntimeError):
     """A stage did not finish; the message says which tasks and where their logs are."""
-
-
-@dataclass
-class Phase:
-    """One datatrove pipeline, run as one executor job; `tasks` None means the recipe's task count."""
-
-    name: str
-    pipeline: list[PipelineStep]
-    logs: Path
-    tasks: int | None = None
 
 
 @dataclass
@@ -106,90 +91,31 @@ def phi_settings(recipe: Recipe) -> PhiSettings | None:
         raise BuildError(str(error)) from None
 
 
-def phi_sources(recipe: Recipe, stage: PhiStage) -> tuple[list[str], list[str]]:
-    """The sources that the phi stage's settings scrub as they are read (those in its domains that are not
-    de-identified: their raw text must never be written), and those that the phi stage itself scrubs (the
-    de-identified ones, as a residual check, unless `check_deidentified` is off). No source is in both."""
-    covered = [source for source in recipe.sources if source.domain in stage.domains]
-    at_read = [source.name for source in covered if not source.deidentified]
-    residual = [source.name for source in covered if source.deidentified and stage.check_deidentified]
-    return at_read, residual
-
-
-def recipe_stage_steps(recipe: Recipe, stage, directory: Path, phi: PhiSettings | None) -> list[PipelineStep]:
-    """The medmix blocks that a single-phase recipe stage compiles to."""
-    if stage.kind == "length_filter":
-        return [LengthFilter(directory, stage.kind, min_chars=stage.min_chars, max_chars=stage.max_chars)]
-    if stage.kind == "normalize":
-        return [Normalizer(directory, stage.kind, unicode_form=stage.unicode_form, citations=stage.citations,
-                           dehyphenate=stage.dehyphenate, placeholders=stage.placeholders)]
-    if stage.kind == "language_filter":
-        return [LanguageFilter(directory, stage.kind, thresholds=stage.thresholds, languages=stage.languages,
-                               model_path=stage.model_path and resolve_path(recipe, stage.model_path))]
-    if stage.kind == "quality_filter":
-        return [QualityFilter(directory, stage.kind, {d: p.model_dump() for d, p in stage.profiles.items()})]
-    if stage.kind == "decontaminate":
-        benchmarks = [b.model_copy(update={"path": resolve_path(recipe, b.path),
-                                           "split_ids": b.split_ids and resolve_path(recipe, b.split_ids)})
-                      for b in stage.benchmarks]
-        return [Decontaminate(directory, stage.kind, benchmarks=[b.model_dump() for b in benchmarks],
-                              ngram=stage.ngram, containment=stage.containment, action=stage.action)]
-    if stage.kind == "phi":
-        return [PhiScrub(directory, stage.kind, phi, sources=phi_sources(recipe, stage)[1])]
-    raise RecipeError(f"stage kind '{stage.kind}' has no implementation")  # the schema admits only known kinds
-
-
-def dedup_phases(recipe: Recipe, stage, directory: Path, logs: Path, read_input, write_kept) -> list[Phase]:
-    """The five phases of cross-source dedup (see `medmix.corpus.dedup`)."""
-    bands, rows = lsh_bands(stage.threshold, stage.num_perm)
-    settings = DedupSettings(directory / "work", recipe.executor.tasks, stage.threshold, stage.ngram,
-                             stage.num_perm, bands, rows, stage.priority or [s.name for s in recipe.sources],
-                             stage.containment, stage.containment_threshold, stage.sample_size)
-    return [
-        Phase("signatures", [read_input(), DedupSignatures(settings)], logs / "signatures"),
-        Phase("buckets", [DedupBuckets(settings)], logs / "buckets"),
-        Phase("verify", [read_input(), DedupVerify(settings)], logs / "verify"),
-        Phase("clusters", [DedupClusters(settings)], logs / "clusters", tasks=1),
-        Phase("filter", [read_input(), DedupFilter(directory, stage.kind, settings), write_kept()], logs / "filter"),
-    ]
-
-
 def plan_stages(recipe: Recipe, run_dir: Path, inputs: dict[str, list[str]],
                 phi: PhiSettings | None) -> list[StagePlan]:
     """Stage 00 reads every source (and scrubs those that are not de-identified); PubMed update semantics
-    come next; then the recipe's own stages."""
-    at_read = set(phi_sources(recipe, phi.stage)[0]) if phi else set()
+    come next; then the recipe's own stages, each planned by its kind's module; then the shards."""
+    at_read = set(phi_sources(phi.stage, recipe.sources)[0]) if phi else set()
     stages: list[tuple[str, object]] = [("read", None)]
     if any(s.format == "pubmed_xml" for s in recipe.sources):
         stages.append(("pubmed_versions", None))
     stages += [(stage.kind, stage) for stage in recipe.stages]
 
     plans: list[StagePlan] = []
-    for index, (name, stage) in enumerate(stages):
-        directory = run_dir / "stages" / f"{index:02d}_{name}"
-        logs = run_dir / "logs" / f"{index:02d}_{name}"
-        previous = plans[-1].kept if plans else None
-
-        def read_input(previous=previous) -> PipelineStep:
-            return StageInput(str(previous), glob_pattern="*.jsonl.gz", add_file_path=False)
-
-        def write_kept(directory=directory) -> PipelineStep:
-            return JsonlWriter(str(directory / "kept"), output_filename="${rank}.jsonl.gz")
-
-        if name == "read":
-            steps = [reader_for(source, inputs[source.name], directory, name, phi if source.name in at_read else None)
-                     for source in recipe.sources]
-            phases = [Phase(name, [*steps, write_kept()], logs / name)]
-        elif name == "pubmed_versions":
+    for index, (kind, config) in enumerate(stages):
+        ctx = StageContext(kind, run_dir / "stages" / f"{index:02d}_{kind}", run_dir / "logs" / f"{index:02d}_{kind}",
+                           plans[-1].kept if plans else None, recipe.executor.tasks, recipe.sources,
+                           lambda path: resolve_path(recipe, path), phi)
+        if kind == "read":
+            readers = [reader_for(source, inputs[source.name], ctx.directory, kind,
+                                  phi if source.name in at_read else None) for source in recipe.sources]
+            phases = [Phase(kind, [*readers, ctx.write_kept()], ctx.logs / kind)]
+        elif kind == "pubmed_versions":
             pubmed = [s.name for s in recipe.sources if s.format == "pubmed_xml"]
-            step = PubmedVersions(directory, name, run_dir / "stages" / "00_read", pubmed)
-            phases = [Phase(name, [read_input(), step, write_kept()], logs / name)]
-        elif name == "dedup":
-            phases = dedup_phases(recipe, stage, directory, logs, read_input, write_kept)
+            phases = ctx.one_phase(PubmedVersions(ctx.directory, kind, run_dir / "stages" / "00_read", pubmed))
         else:
-            steps = recipe_stage_steps(recipe, stage, directory, phi)
-            phases = [Phase(name, [read_input(), *steps, write_kept()], logs / name)]
-        plans.append(StagePlan(name, directory, phases))
+            phases = plan_stage(config, ctx)
+        plans.append(StagePlan(kind, ctx.directory, phases))
     plans.append(shard_plan(recipe, run_dir, plans[-1].kept))
     return plans
 
@@ -204,9 +130,8 @@ def shard_plan(recipe: Recipe, run_dir: Path, cleaned: Path) -> StagePlan:
         shares=recipe.mix.shares, max_repeats=recipe.mix.max_repeats, on_shortfall=recipe.mix.on_shortfall,
         sources=tuple(s.name for s in recipe.sources), domains={s.name: s.domain for s in recipe.sources})
     logs = run_dir / "logs" / "shards"
-    read_cleaned = StageInput(str(cleaned), glob_pattern="*.jsonl.gz", add_file_path=False)
     return StagePlan("shards", run_dir / "shards", documents=False, phases=[
-        Phase("tokenize", [read_cleaned, TokenizeDocuments(settings)], logs / "tokenize"),
+        Phase("tokenize", [read_kept(cleaned), TokenizeDocuments(settings)], logs / "tokenize"),
         Phase("mix", [PlanMix(settings)], logs / "mix", tasks=1),
         Phase("pack", [PackShards(settings)], logs / "pack"),
         Phase("manifests", [WriteManifests(settings)], logs / "manifests", tasks=1),

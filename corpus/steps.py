@@ -10,7 +10,6 @@ from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.readers import JsonlReader
 
 from medmix.corpus.accounting import Books, Removal
 
@@ -78,34 +77,3 @@ class DocumentStep(AccountedStep):
             self.update_doc_stats(result)
             yield result
         books.close()
-
-
-class LengthFilter(DocumentStep):
-    """Drops documents too short to teach anything, or longer than any later stage should handle."""
-
-    name = "📏 Length filter"
-    slug = "length_filter"
-
-    def __init__(self, stage_dir: str | Path, stage: str, min_chars: int = 0, max_chars: int | None = None):
-        super().__init__(stage_dir, stage)
-        self.min_chars = min_chars
-        self.max_chars = max_chars
-
-    def process(self, doc: Document) -> Document | Removal:
-        length = len(doc.text.strip())
-        if length < self.min_chars:
-            return Removal("too_short", f"{length} < {self.min_chars} characters")
-        if self.max_chars is not None and length > self.max_chars:
-            return Removal("too_long", f"{length} > {self.max_chars} characters")
-        return doc
-
-
-class StageInput(JsonlReader):
-    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error.
-
-    It lives here, not in `build`, because every task unpickles it: its module must import quickly."""
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        if self.data_folder.list_files(glob_pattern=self.glob_pattern):
-            yield from super().run(data, rank, world_size)
-

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medmix.recipe import RecipeError, load_recipe
+from medmix.corpus.recipe import RecipeError, load_recipe
 
 app = typer.Typer(help="Rebuild the Me-LLaMA continual pre-training corpus.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -170,7 +170,7 @@ def demo_train_config(run_dir: Path):
     shards = (run_dir / "build" / "shards").resolve()
     return TrainConfig.model_validate({
         "run_dir": str((run_dir / "train").resolve()), "model": {"size": "tiny"}, "steps": 30, "batch_size": 4,
-        "optimizer": {"lr": 3e-3}, "eval_every": 10, "eval_batches": 2, "checkpoint_every": 10,
+        "optimizer": {"lr": 3e-3}, "eval_every": 10, "eval_sequences": 8, "checkpoint_every": 10,
         "data": {"train": str(shards / "train"),
                  "validation": {p.name.removeprefix("valid_"): str(p) for p in sorted(shards.glob("valid_*"))}}})
 

@@ -13,7 +13,7 @@ import pytest
 from medmix.corpus.accounting import check_accounts, read_ledger, stage_summary
 from medmix.corpus.build import BuildError, build, stage_dirs
 from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
-from medmix.recipe import load_recipe
+from medmix.corpus.recipe import load_recipe
 
 DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
 

@@ -7,13 +7,13 @@ import zipfile
 import pytest
 from datatrove.data import Document
 
-from medmix.corpus.decontaminate import Decontaminate
 from medmix.corpus.demo_data import web_page
-from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES, LanguageFilter, QualityFilter
-from medmix.corpus.normalize import Normalizer, placeholder_tag
 from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.corpus.readers.pubmed import PubmedReader
-from medmix.recipe import LanguageFilterStage
+from medmix.corpus.stages.decontaminate import Decontaminate
+from medmix.corpus.stages.language_filter import LanguageFilter, LanguageFilterStage
+from medmix.corpus.stages.normalize import Normalizer, placeholder_tag
+from medmix.corpus.stages.quality_filter import DEFAULT_QUALITY_PROFILES, QualityFilter
 
 
 def doc(text: str, domain: str, doc_id: str = "d") -> Document:

@@ -12,10 +12,17 @@ import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 
-from medmix.corpus.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupSettings, DedupSignatures, DedupVerify
 from medmix.corpus.minhash import lsh_bands, shingles
 from medmix.corpus.readers.pmc import PmcReader
 from medmix.corpus.readers.pubmed import PubmedReader
+from medmix.corpus.stages.dedup import (
+    DedupBuckets,
+    DedupClusters,
+    DedupFilter,
+    DedupSettings,
+    DedupSignatures,
+    DedupVerify,
+)
 
 
 def run_dedup(tmp_path: Path, shards: list[list[Document]], priority: list[str], threshold: float = 0.8):
@@ -164,7 +171,7 @@ def test_work_files_are_streamed_per_task_and_only_candidates_keep_shingles(tmp_
 
 
 def test_the_filter_refuses_an_input_that_changed_since_the_signatures(tmp_path, transcriptions):
-    from medmix.corpus.dedup import InputChanged
+    from medmix.corpus.stages.dedup import InputChanged
 
     docs = [document(t, f"mt-{i}", "mtsamples") for i, t in enumerate(transcriptions[:5])]
     docs.append(document(transcriptions[0], "copy", "web"))

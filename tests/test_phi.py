@@ -12,7 +12,7 @@ from medmix.corpus.phi.evaluate import score
 from medmix.corpus.phi.gold import Span, read_physionet
 from medmix.corpus.phi.replace import Surrogates, shift_date
 from medmix.corpus.phi.scrubber import PhiScrubber, chunk_bounds, merge
-from medmix.recipe import RecipeError, load_recipe
+from medmix.corpus.recipe import RecipeError, load_recipe
 
 DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
 NOTE = ("Pt seen by Dr. Okafor on 3/14. Daughter Ingrid Halvorsen called from 617-555-0143, "

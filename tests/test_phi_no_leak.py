@@ -32,7 +32,8 @@ from medmix.corpus.build import BuildError, build
 from medmix.corpus.demo_data import clinical_note, web_page
 from medmix.corpus.phi.replace import SecretError, Surrogates, secret_fingerprint
 from medmix.corpus.phi.step import PhiSettings, Redactor
-from medmix.recipe import PhiStage, RecipeError, load_recipe, parse_recipe
+from medmix.corpus.recipe import RecipeError, load_recipe, parse_recipe
+from medmix.corpus.stages.phi import PhiStage
 from medmix.tokenize.tokenizer import train_demo_tokenizer
 
 SECRET_ENV = "MEDMIX_TEST_PHI_SECRET"
@@ -254,7 +255,7 @@ import os, signal
 from pathlib import Path
 from medmix.corpus.build import build
 from medmix.corpus.phi.step import Redactor
-from medmix.recipe import load_recipe
+from medmix.corpus.recipe import load_recipe
 
 run_dir = Path({str(run_dir)!r})
 scrub, calls = Redactor.scrub, []

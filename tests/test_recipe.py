@@ -7,7 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from medmix.cli import app
-from medmix.recipe import RecipeError, load_recipe, resolve_inputs
+from medmix.corpus.recipe import RecipeError, load_recipe, resolve_inputs
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -137,8 +137,8 @@ def test_cli_validate_reports_errors_and_exits_nonzero(tmp_path):
 
 
 def test_filter_settings_override_the_defaults_per_domain_and_filter():
-    from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES
-    from medmix.recipe import LanguageFilterStage, QualityFilterStage
+    from medmix.corpus.stages.language_filter import LanguageFilterStage
+    from medmix.corpus.stages.quality_filter import DEFAULT_QUALITY_PROFILES, QualityFilterStage
 
     language = LanguageFilterStage(kind="language_filter", thresholds={"clinical": 0.3})
     assert language.thresholds == {"biomedical": 0.5, "clinical": 0.3, "general": 0.65}

@@ -3,7 +3,8 @@
 from datatrove.data import Document
 
 from medmix.corpus.accounting import Removal
-from medmix.corpus.steps import DocumentStep, LengthFilter
+from medmix.corpus.stages.length_filter import LengthFilter
+from medmix.corpus.steps import DocumentStep
 
 
 def docs(*texts):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import Field, PositiveInt, ValidationError, model_validator
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from medmix.schema import Fraction, Strict
 
 
 class ModelConfig(Strict):
@@ -32,6 +28,8 @@ class OptimizerConfig(Strict):
     lr: float = Field(8e-6, gt=0, description="peak learning rate (Me-LLaMA: 8e-6)")
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = Field(1e-5, ge=0)
+    decay_norms_and_biases: bool = Field(
+        False, description="LLaMA and transformers' convention (False): no weight decay on norm weights and biases")
     grad_clip: float = Field(1.0, gt=0)
 
 
@@ -58,7 +56,9 @@ class TrainConfig(Strict):
     activation_checkpointing: bool = False
     compile: bool = False
     eval_every: PositiveInt = 50
-    eval_batches: PositiveInt = 4
+    eval_sequences: PositiveInt = Field(
+        64, description="validation sequences per domain (all of a smaller set): the same set for every batch "
+                        "size, accumulation and world size, so curves from different runs compare")
     checkpoint_every: PositiveInt = 50
     keep_checkpoints: PositiveInt = 2
     log_every: PositiveInt = 1

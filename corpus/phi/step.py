@@ -25,7 +25,7 @@ from medmix.corpus.steps import DocumentStep
 if TYPE_CHECKING:
     from medmix.corpus.phi.scrubber import PhiScrubber
     from medmix.corpus.phi.spans import Span
-    from medmix.recipe import PhiStage
+    from medmix.corpus.stages.phi import PhiStage
 
 
 def stage_scrubber(stage: PhiStage) -> PhiScrubber:

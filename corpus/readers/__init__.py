@@ -25,7 +25,7 @@ READERS: dict[str, type[SourceReader]] = {
 
 def reader_for(source, files: list[str], stage_dir: str | Path, stage: str,
                phi: PhiSettings | None = None) -> SourceReader:
-    """The reader of one recipe source (`medmix.recipe.Source`) over its resolved input files; with `phi`, it
+    """The reader of one recipe source (`medmix.corpus.recipe.Source`) over its resolved input files; with `phi`, it
     scrubs what it reads (see `SourceReader`)."""
     return READERS[source.format](
         stage_dir, stage, source=source.name, domain=source.domain, files=files, max_chars=source.max_chars,

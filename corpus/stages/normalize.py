@@ -11,11 +11,15 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Literal
 
 from datatrove.data import Document
+from pydantic import Field
 
 from medmix.corpus.accounting import Removal
+from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
+from medmix.schema import Strict
 
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 PAGE_BREAKS = re.compile(r"[\x0b\x0c]")  # vertical tab, form feed: separators, so they become spaces
@@ -82,6 +86,16 @@ def tag_placeholders(text: str, blanks_are_phi: bool) -> str:
     return BLANK.sub("[REDACTED]", text) if blanks_are_phi else text
 
 
+class NormalizeStage(Strict):
+    """Unicode, control characters and whitespace everywhere; plus per-domain clean-ups."""
+
+    kind: Literal["normalize"]
+    unicode_form: Literal["NFC", "NFKC"] = "NFC"
+    citations: bool = Field(True, description="biomedical: drop leftover citation markers like [12] or (12, 13)")
+    dehyphenate: bool = Field(True, description="biomedical: join words hyphenated at line breaks")
+    placeholders: bool = Field(True, description="clinical: MIMIC [** **] and ___ placeholders become typed tags")
+
+
 class Normalizer(DocumentStep):
     """Normalizes text in place; it removes nothing except documents it leaves empty."""
 
@@ -103,3 +117,7 @@ class Normalizer(DocumentStep):
             text = tag_placeholders(text, doc.metadata.get("phi_placeholder") == "___")
         doc.text = normalize_whitespace(text)
         return doc
+
+
+def plan(config: NormalizeStage, ctx: StageContext) -> list[Phase]:
+    return ctx.one_phase(Normalizer(ctx.directory, ctx.kind, **config.model_dump(exclude={"kind"})))

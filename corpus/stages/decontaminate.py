@@ -17,18 +17,42 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
 from datatrove.data import Document
+from pydantic import Field
 
 from medmix.corpus.accounting import Removal
 from medmix.corpus.minhash import shingles_of_words, words
+from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
-from medmix.recipe import SHORT_NGRAM  # the n-gram for questions shorter than the main one
+from medmix.schema import SourceName, Strict
 
+NGRAM = 13  # the n-gram a document must share with a segment
+SHORT_NGRAM = 8  # the n-gram for questions shorter than NGRAM
+CONTAINMENT = 0.3  # share of an item's CONTAINMENT_NGRAM shingles that a document must contain
 CONTAINMENT_NGRAM = 5
 MIN_CONTAINMENT_SHINGLES = 8  # items with fewer shingles are matched by their n-grams only
 BOILERPLATE_ITEMS = 3  # an n-gram found in more items than this says nothing about any one of them
+
+
+class BenchmarkSet(Strict):
+    name: SourceName
+    format: Literal["mcq_jsonl", "pubmedqa", "jsonl_fields"]
+    path: str
+    split_ids: str | None = Field(None, description="pubmedqa: a JSON file whose keys are the PMIDs to index")
+    fields: list[str] = Field(["question"], description="jsonl_fields: which fields hold item text")
+    id_key: str = "realidx"
+
+
+class DecontaminateStage(Strict):
+    kind: Literal["decontaminate"]
+    benchmarks: list[BenchmarkSet] = Field(min_length=1)
+    ngram: Annotated[int, Field(ge=SHORT_NGRAM + 1)] = NGRAM
+    containment: Annotated[float, Field(gt=0, le=1)] = Field(
+        CONTAINMENT, description="share of an item's 5-grams that a document must contain to match it")
+    action: Literal["remove", "flag"] = "remove"
 
 
 @dataclass
@@ -45,7 +69,7 @@ def mcq_segments(row: dict) -> list[str]:
 
 
 def load_items(benchmark: dict) -> Iterator[BenchmarkItem]:
-    """Test items of one benchmark set, as configured in the recipe (`medmix.recipe.BenchmarkSet`)."""
+    """Test items of one benchmark set, as configured in the recipe (`medmix.corpus.recipe.BenchmarkSet`)."""
     name, fmt, path = benchmark["name"], benchmark["format"], benchmark["path"]
     if fmt == "pubmedqa":
         data = json.loads(open(path).read())
@@ -131,7 +155,7 @@ class Decontaminate(DocumentStep):
     name = "🧪 Decontaminate"
     slug = "decontaminate"
 
-    def __init__(self, stage_dir, stage: str, benchmarks: list[dict], ngram: int = 13, containment: float = 0.3,
+    def __init__(self, stage_dir, stage: str, benchmarks: list[dict], ngram: int = NGRAM, containment: float = CONTAINMENT,
                  action: str = "remove"):
         super().__init__(stage_dir, stage)
         self.benchmarks, self.ngram, self.containment, self.action = benchmarks, ngram, containment, action
@@ -151,3 +175,11 @@ class Decontaminate(DocumentStep):
             doc.metadata["contamination"] = {"benchmark": item.benchmark, "item": item.item_id, "how": how}
             return doc
         return Removal(f"benchmark:{item.benchmark}", f"item {item.item_id}: {how}")
+
+
+def plan(config: DecontaminateStage, ctx: StageContext) -> list[Phase]:
+    benchmarks = [benchmark.model_dump() | {"path": ctx.resolve(benchmark.path),
+                                            "split_ids": benchmark.split_ids and ctx.resolve(benchmark.split_ids)}
+                  for benchmark in config.benchmarks]
+    return ctx.one_phase(Decontaminate(ctx.directory, ctx.kind, benchmarks=benchmarks, ngram=config.ngram,
+                                       containment=config.containment, action=config.action))

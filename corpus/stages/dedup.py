@@ -28,16 +28,20 @@ from __future__ import annotations
 import os
 from itertools import combinations
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from pydantic import Field, PositiveInt
 
 from medmix.corpus.accounting import Removal, atomic_write_bytes, write_parquet
-from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, shingles_of_words, words
+from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, lsh_bands, shingles_of_words, words
+from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep, StageError
+from medmix.schema import Strict
 
 BATCH = 4096
 EXACT = "exact"
@@ -58,6 +62,19 @@ def doc_key(rank: int, position: int) -> int:
 
 def key_rank(keys: np.ndarray) -> np.ndarray:
     return keys >> np.uint64(32)
+
+
+class DedupStage(Strict):
+    """Exact and MinHash near-duplicate removal across all sources, plus abstract-in-full-text containment."""
+
+    kind: Literal["dedup"]
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    ngram: PositiveInt = 5
+    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
+    priority: list[str] | None = Field(None, description="which source's copy survives; default: recipe order")
+    containment: bool = True
+    containment_threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
+    sample_size: Annotated[int, Field(ge=8, le=1024)] = 64
 
 
 class DedupSettings:
@@ -430,3 +447,19 @@ class DedupFilter(DocumentStep):
             raise InputChanged(f"dedup input changed between phases: position {self.position} held {expected_id!r}, "
                                f"now {doc.id!r}; rebuild the stage from its first phase")
         return removal
+
+
+def plan(config: DedupStage, ctx: StageContext) -> list[Phase]:
+    """The five phases, in the order of this module's docstring."""
+    bands, rows = lsh_bands(config.threshold, config.num_perm)
+    settings = DedupSettings(ctx.directory / "work", ctx.tasks, config.threshold, config.ngram, config.num_perm,
+                             bands, rows, config.priority or [s.name for s in ctx.sources], config.containment,
+                             config.containment_threshold, config.sample_size)
+    return [
+        Phase("signatures", [ctx.read_input(), DedupSignatures(settings)], ctx.logs / "signatures"),
+        Phase("buckets", [DedupBuckets(settings)], ctx.logs / "buckets"),
+        Phase("verify", [ctx.read_input(), DedupVerify(settings)], ctx.logs / "verify"),
+        Phase("clusters", [DedupClusters(settings)], ctx.logs / "clusters", tasks=1),
+        Phase("filter", [ctx.read_input(), DedupFilter(ctx.directory, ctx.kind, settings), ctx.write_kept()],
+              ctx.logs / "filter"),
+    ]

@@ -1,0 +1,68 @@
+"""What a stage's `plan` gets and gives back: the stage's folders in, datatrove phases out.
+
+Words used the same way everywhere: a *kind* is a type of stage a recipe can name (`dedup`); a *stage*
+is one entry of the pipeline, with its folder `stages/NN_<kind>/`; a *phase* is one datatrove pipeline,
+run as one executor job (most stages have one, dedup has five); a *step* is one datatrove block in a
+phase's pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+
+if TYPE_CHECKING:
+    from medmix.corpus.phi.step import PhiSettings
+
+
+@dataclass
+class Phase:
+    """One datatrove pipeline, run as one executor job; `tasks` None means the recipe's task count."""
+
+    name: str
+    pipeline: list[PipelineStep]
+    logs: Path
+    tasks: int | None = None
+
+
+class StageInput(JsonlReader):
+    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if self.data_folder.list_files(glob_pattern=self.glob_pattern):
+            yield from super().run(data, rank, world_size)
+
+
+def read_kept(folder: Path) -> StageInput:
+    """A phase's reader of the documents a stage kept."""
+    return StageInput(str(folder), glob_pattern="*.jsonl.gz", add_file_path=False)
+
+
+@dataclass
+class StageContext:
+    """Where one stage reads and writes, and what of the recipe its `plan` may need beyond its own config."""
+
+    kind: str
+    directory: Path  # stages/NN_<kind>/
+    logs: Path  # logs/NN_<kind>/
+    previous: Path | None  # the previous stage's kept/ folder (None for the first stage)
+    tasks: int  # the executor's task count
+    sources: list  # the recipe's sources, in recipe order
+    resolve: Callable[[str], str]  # a recipe path made absolute (relative ones are under data_root)
+    phi: PhiSettings | None = None
+
+    def read_input(self) -> PipelineStep:
+        return read_kept(self.previous)
+
+    def write_kept(self) -> PipelineStep:
+        return JsonlWriter(str(self.directory / "kept"), output_filename="${rank}.jsonl.gz")
+
+    def one_phase(self, *steps: PipelineStep) -> list[Phase]:
+        """The usual stage: read what the previous stage kept, run `steps`, write what they keep."""
+        return [Phase(self.kind, [self.read_input(), *steps, self.write_kept()], self.logs / self.kind)]
