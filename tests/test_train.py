@@ -43,7 +43,7 @@ def shards(tmp_path_factory) -> dict:
 
 def write_config(path: Path, shards: dict, **overrides) -> Path:
     config = {"run_dir": str(path.parent / "run"), "model": {"size": "tiny"}, "data": shards, "steps": 12,
-              "batch_size": 4, "optimizer": {"lr": 3e-3}, "eval_every": 4, "eval_batches": 1,
+              "batch_size": 4, "optimizer": {"lr": 3e-3}, "eval_every": 4, "eval_sequences": 4,
               "checkpoint_every": 4, "keep_checkpoints": 2} | overrides
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
@@ -64,11 +64,13 @@ def log_records(run_dir: Path) -> dict[int, dict]:
     return records
 
 
-def test_logits_equal_transformers_after_a_round_trip_through_the_hf_format(tmp_path):
+@pytest.mark.parametrize("rope_theta", [10000.0, 500000.0])
+def test_logits_equal_transformers_after_a_round_trip_through_the_hf_format(tmp_path, rope_theta):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     hf_config = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=172, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                         rope_theta=rope_theta)
     reference = transformers.LlamaForCausalLM(hf_config).eval()
     reference.save_pretrained(tmp_path / "hf")
     ours = load_hf(tmp_path / "hf").eval()
@@ -80,6 +82,65 @@ def test_logits_equal_transformers_after_a_round_trip_through_the_hf_format(tmp_
         assert (tmp_path / "back" / "model.safetensors.index.json").exists()
         again = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "back").eval()
         assert torch.allclose(again(tokens).logits, expected, atol=1e-5, rtol=0)
+    assert ours.config.rope_theta == rope_theta  # read from wherever this transformers version writes it
+
+
+def test_rope_settings_from_both_transformers_layouts_and_scaling_refused():
+    from medmix.train.model import rope_theta_from_hf
+
+    assert rope_theta_from_hf({"rope_theta": 250000.0}) == 250000.0  # transformers 4
+    assert rope_theta_from_hf({"rope_parameters": {"rope_type": "default", "rope_theta": 5e5}}) == 5e5  # 5
+    assert rope_theta_from_hf({}) == 10000.0
+    with pytest.raises(ValueError, match="RoPE type 'llama3'"):
+        rope_theta_from_hf({"rope_parameters": {"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0}})
+    with pytest.raises(ValueError, match="RoPE type 'linear'"):
+        rope_theta_from_hf({"rope_theta": 1e4, "rope_scaling": {"type": "linear", "factor": 2.0}})
+
+
+def test_no_weight_decay_on_norms_unless_asked():
+    from medmix.train.config import OptimizerConfig
+    from medmix.train.loop import parameter_groups
+
+    model = Llama(CONFIGS["tiny"])
+    decayed, plain = parameter_groups(model, OptimizerConfig(weight_decay=0.1))
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.ndim == 2 for p in decayed["params"]) and all(p.ndim == 1 for p in plain["params"])
+    norms = sum(1 for name, _ in model.named_parameters() if "norm" in name)
+    assert len(plain["params"]) == norms > 0  # every RMSNorm gain, and nothing else (the model has no biases)
+    (everything,) = parameter_groups(model, OptimizerConfig(weight_decay=0.1, decay_norms_and_biases=True))
+    assert len(everything["params"]) == len(list(model.parameters()))
+
+
+def test_validation_uses_the_same_sequences_for_every_batch_layout(tmp_path, shards):
+    from medmix.train.config import load_train_config
+    from medmix.train.loop import train
+
+    first = {}
+    for batch_size, grad_accum in ((4, 1), (2, 2), (1, 4)):
+        path = write_config(tmp_path / f"{batch_size}x{grad_accum}" / "train.yaml", shards, steps=1,
+                            batch_size=batch_size, grad_accum=grad_accum, eval_sequences=6)
+        train(load_train_config(path))
+        step0 = log_records(path.parent / "run")[0]
+        first.setdefault("reference", step0)
+        for key in ("val_loss/general", "val_loss/biomedical"):
+            assert step0[key] == pytest.approx(first["reference"][key], abs=1e-6)
+
+
+def test_accumulation_at_an_epoch_boundary_makes_the_same_updates(tmp_path):
+    """10 sequences and a global batch of 4: an epoch is two steps for 4 x 1 and 2 x 2 alike, so steps 3 and 4
+    start the next epoch the same way (drop per global batch, not per micro-batch)."""
+    from medmix.train.config import load_train_config
+    from medmix.train.loop import train
+
+    data = {"train": shard_set(tmp_path / "train", 10, 3), "validation": {}}
+    losses = {}
+    for batch_size, grad_accum in ((4, 1), (2, 2)):
+        path = write_config(tmp_path / f"{batch_size}x{grad_accum}" / "train.yaml", data, steps=5,
+                            batch_size=batch_size, grad_accum=grad_accum, checkpoint_every=5)
+        train(load_train_config(path))
+        losses[(batch_size, grad_accum)] = [r["loss"] for s, r in sorted(log_records(path.parent / "run").items()) if s]
+    assert len(losses[(4, 1)]) == 5
+    assert losses[(4, 1)] == pytest.approx(losses[(2, 2)], abs=1e-5)
 
 
 def test_grouped_query_attention_and_sizes():

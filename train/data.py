@@ -32,14 +32,17 @@ class PackedSequences(Dataset):
 class ResumableSampler(Sampler[int]):
     """Deterministic, data-parallel, resumable: `state_dict()` after any step, `load_state_dict()` to go on."""
 
-    def __init__(self, length: int, rank: int = 0, world_size: int = 1, seed: int = 0):
+    def __init__(self, length: int, rank: int = 0, world_size: int = 1, seed: int = 0, multiple: int = 1):
+        """`multiple`: sequences per rank per optimizer step (batch size x accumulation). An epoch ends on a
+        whole step, so every layout of the same global batch (4 x 1 or 2 x 2) makes the same updates."""
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in [0, {world_size})")
-        self.length, self.rank, self.world_size, self.seed = length, rank, world_size, seed
+        self.length, self.rank, self.world_size, self.seed, self.multiple = length, rank, world_size, seed, multiple
         self.epoch, self.position = 0, 0  # position: how many of this rank's indices were already served
 
     def per_rank(self) -> int:
-        return self.length // self.world_size  # every rank gets as many; the remainder sits out this epoch
+        """Every rank gets as many, a whole number of steps' worth; the remainder sits out this epoch."""
+        return self.length // self.world_size // self.multiple * self.multiple
 
     def order(self, epoch: int) -> np.ndarray:
         permutation = np.random.default_rng([self.seed, epoch]).permutation(self.length)

@@ -85,6 +85,16 @@ def check_identity(checkpoint: Path, identity: dict, world: World) -> None:
                          "use a new run_dir, or remove its checkpoints to start over")
 
 
+def parameter_groups(model: torch.nn.Module, optimizer: OptimizerConfig) -> list[dict]:
+    """Weight decay on matrices (projections, embeddings); none on norm weights and biases unless asked for,
+    as LLaMA and transformers' Trainer do: decaying a norm's gain toward 0 fights the normalisation."""
+    if optimizer.decay_norms_and_biases:
+        return [{"params": list(model.parameters()), "weight_decay": optimizer.weight_decay}]
+    matrices = [p for p in model.parameters() if p.ndim >= 2]
+    vectors = [p for p in model.parameters() if p.ndim < 2]
+    return [{"params": matrices, "weight_decay": optimizer.weight_decay}, {"params": vectors, "weight_decay": 0.0}]
+
+
 def build_model(config: TrainConfig) -> Llama:
     if config.model.hf_checkpoint:
         return load_hf(config.model.hf_checkpoint)
@@ -100,11 +110,12 @@ def batches(dataset: PackedSequences, sampler: ResumableSampler, batch_size: int
 
 @torch.no_grad()
 def validation_losses(model, sets: dict[str, PackedSequences], config: TrainConfig, world: World) -> dict:
-    """Mean loss over the first `eval_batches` batches of each domain's validation set (the same ones each time)."""
+    """Mean loss over the first `eval_sequences` sequences of each domain's validation set: the same sequences
+    each time, and the same for every batch layout and world size."""
     model.eval()
     losses = {}
     for domain, dataset in sets.items():
-        count = min(len(dataset), config.eval_batches * config.batch_size * world.size)
+        count = min(len(dataset), config.eval_sequences)
         # every rank runs as many forwards (FSDP gathers weights in each); slots past the end weigh nothing
         slots = [world.rank + k * world.size for k in range(-(-count // world.size))]
         total = torch.zeros(2)
@@ -139,12 +150,13 @@ def train(config: TrainConfig) -> list[dict]:
     model = parallelize(model, world, config.precision, config.activation_checkpointing, config.compile)
     if initial and world.distributed:  # the anchor is sharded like the parameters it anchors
         initial = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.optimizer.lr, betas=config.optimizer.betas,
-                                  weight_decay=config.optimizer.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.optimizer), lr=config.optimizer.lr,
+                                  betas=config.optimizer.betas)
     if len(dataset) // world.size < config.batch_size:
         raise ValueError(f"{config.data.train}: {len(dataset)} sequences cannot fill a batch of {config.batch_size} "
                          f"on each of {world.size} ranks")
-    sampler = ResumableSampler(len(dataset), world.rank, world.size, config.seed)
+    sampler = ResumableSampler(len(dataset), world.rank, world.size, config.seed,
+                               multiple=config.batch_size * config.grad_accum)
     step, tokens_seen = 0, 0
     checkpoints = run_dir / "checkpoints"
     identity = run_identity(config, dataset, world)

@@ -168,12 +168,24 @@ class Llama(nn.Module):
 # ------------------------------------------------------------------------------------- HF checkpoints
 
 
+def rope_theta_from_hf(hf: dict) -> float:
+    """transformers 5 writes RoPE settings under `rope_parameters`, 4 at the top level (`rope_theta`,
+    `rope_scaling`). Only plain RoPE is implemented here, so any scaling is refused rather than ignored."""
+    parameters = hf.get("rope_parameters") or {}
+    scaling = hf.get("rope_scaling") or {}
+    rope_type = parameters.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
+    if rope_type != "default" or (scaling and not parameters):
+        raise ValueError(f"RoPE type '{rope_type}' ({scaling or parameters}) is not implemented in medmix's "
+                         "model; only plain RoPE with a base theta is")
+    return float(parameters.get("rope_theta", hf.get("rope_theta", 10000.0)))
+
+
 def config_from_hf(hf: dict) -> LlamaConfig:
     return LlamaConfig(vocab_size=hf["vocab_size"], dim=hf["hidden_size"], n_layers=hf["num_hidden_layers"],
                        n_heads=hf["num_attention_heads"],
                        n_kv_heads=hf.get("num_key_value_heads", hf["num_attention_heads"]),
                        hidden_dim=hf["intermediate_size"], max_seq_len=hf.get("max_position_embeddings", 4096),
-                       norm_eps=hf.get("rms_norm_eps", 1e-5), rope_theta=hf.get("rope_theta", 10000.0))
+                       norm_eps=hf.get("rms_norm_eps", 1e-5), rope_theta=rope_theta_from_hf(hf))
 
 
 def hf_config(config: LlamaConfig) -> dict:
@@ -181,7 +193,8 @@ def hf_config(config: LlamaConfig) -> dict:
             "hidden_size": config.dim, "num_hidden_layers": config.n_layers,
             "num_attention_heads": config.n_heads, "num_key_value_heads": config.n_kv_heads,
             "intermediate_size": config.hidden_dim, "max_position_embeddings": config.max_seq_len,
-            "rms_norm_eps": config.norm_eps, "rope_theta": config.rope_theta, "hidden_act": "silu",
+            "rms_norm_eps": config.norm_eps, "rope_theta": config.rope_theta,
+            "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta}, "hidden_act": "silu",
             "tie_word_embeddings": False, "torch_dtype": "float32", "bos_token_id": 1, "eos_token_id": 2}
 
 
