@@ -3,7 +3,8 @@
 A shard set is a folder:
 
     manifest.json            format, dtype, seq_len, vocab_size, tokenizer_sha256, bos/eos ids,
-                             sequences, tokens, tokens per source, and every shard's sha256
+                             sequences, tokens, tokens per source, every shard's sha256, and the
+                             encoder that produced the ids (gigatoken, or sentencepiece and why)
     shard_00000.bin          sequences x seq_len token ids, dtype "<u2" (or "<u4" for vocabularies > 65,536)
     shard_00000.index.npy    one row per piece of a document inside a sequence (numbered within the shard):
                              (sequence, start, length, source) -- which source each token range came from
@@ -65,7 +66,7 @@ def write_shard(folder: Path, number: int, tokens: np.ndarray, index: np.ndarray
 
 
 def write_manifest(folder: Path, header: dict, shards: list[dict]) -> dict:
-    """`header` holds dtype, seq_len, vocab_size, tokenizer_sha256, bos_id, eos_id, sources, split, seed."""
+    """`header` holds dtype, seq_len, vocab_size, tokenizer_sha256, bos_id, eos_id, sources, split, seed, encoder."""
     totals: dict[str, int] = {}
     for shard in shards:
         for source, count in shard["tokens_per_source"].items():

@@ -31,6 +31,7 @@ from medmix.tokenize.tokenizer import Tokenizer
 
 STREAM_DTYPE = np.dtype([("rank", "<u4"), ("offset", "<u8"), ("length", "<u4"), ("source", "<u2")])
 BATCH = 256  # documents per encode call
+ENCODER_KEY = "encoder"  # in each document table's parquet metadata: the encoder its task used
 
 
 @dataclass(frozen=True)
@@ -105,25 +106,24 @@ class TokenizeDocuments(ShardStep):
                 if len(batch) < BATCH and doc is not None or not batch:
                     continue
                 with self.track_time():
-                    encoded = tokenizer.encode_batch([d.text for d in batch])
-                head, tail = tokenizer.special_ids(settings.bos, settings.eos)
-                arrays = [np.asarray(head + ids + tail, dtype=tokenizer.dtype) for ids in encoded]
-                np.concatenate(arrays).tofile(out)  # one write per batch
-                for document, tokens in zip(batch, arrays):
+                    tokens, lengths = tokenizer.encode_documents([d.text for d in batch], settings.bos, settings.eos)
+                tokens.tofile(out)  # one write per batch
+                for document, length in zip(batch, lengths.tolist()):
                     source = document.metadata.get("source", "")
                     key = document_key(settings.seed, source, str(document.id))
                     for column, value in zip(rows, (str(document.id), source, document.metadata.get("domain", ""),
-                                                    offset, len(tokens), key, "valid" if key < cut else "train")):
+                                                    offset, length, key, "valid" if key < cut else "train")):
                         rows[column].append(value)
-                    offset += len(tokens)
-                self.stat_update("tokens", value=sum(map(len, arrays)))
+                    offset += length
+                self.stat_update("tokens", value=len(tokens))
                 batch = []
         partial.replace(bin_path)
         table = pl.DataFrame(rows, schema={"id": pl.String, "source": pl.String, "domain": pl.String,
                                            "offset": pl.UInt64, "length": pl.UInt32, "key": pl.UInt64,
                                            "split": pl.String})
         table = table.with_columns(rank=pl.lit(rank, pl.UInt32))
-        write_parquet(settings.tokens_dir / f"{rank:05d}.docs.parquet", table.to_arrow())
+        encoder = {ENCODER_KEY: tokenizer.encoder.name}  # for the manifests
+        write_parquet(settings.tokens_dir / f"{rank:05d}.docs.parquet", table.to_arrow().replace_schema_metadata(encoder))
         return ()
 
 
@@ -242,6 +242,16 @@ class WriteManifests(ShardStep):
                       "vocab_size": tokenizer.vocab_size, "tokenizer_sha256": tokenizer.sha256,
                       "bos_id": tokenizer.bos_id if self.settings.bos else None,
                       "eos_id": tokenizer.eos_id if self.settings.eos else None,
-                      "sources": list(self.settings.sources), "seed": self.settings.seed}
+                      "sources": list(self.settings.sources), "seed": self.settings.seed,
+                      "encoder": self.encoders()}
             write_manifest(folder, header, [json.loads(e.read_text()) for e in entries])
         return ()
+
+    def encoders(self) -> str:
+        """The encoders the tokenize tasks used ("; " between them if they differ): all give the same ids,
+        and this says which one did."""
+        import pyarrow.parquet as pq
+
+        names = {pq.read_schema(path).metadata[ENCODER_KEY.encode()].decode()
+                 for path in self.settings.tokens_dir.glob("*.docs.parquet")}
+        return "; ".join(sorted(names))

@@ -1,0 +1,122 @@
+"""gigatoken, the default encoder of SentencePiece BPE models: the same ids as sentencepiece, or not used."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sentencepiece
+from datatrove.data import Document
+from sentencepiece import sentencepiece_model_pb2
+
+from medmix.tokenize import encoders
+from medmix.tokenize.encoders import GigatokenEncoder, SentencePieceEncoder, edge_cases, sentencepiece_tokenizer_json
+from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
+from medmix.tokenize.tokenizer import Tokenizer, train_demo_tokenizer
+
+
+def udhr_texts(shared: Path) -> list[str]:
+    with zipfile.ZipFile(shared / "general" / "udhr2.zip") as archive:
+        return [archive.read(name).decode("utf-8") for name in sorted(archive.namelist()) if not name.endswith("/")]
+
+
+@pytest.fixture(scope="module")
+def llama2(shared) -> Path:
+    return shared / "tokenizers" / "llama2" / "tokenizer.model"
+
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory) -> Path:
+    words = "the patient was seen today with chest pain and shortness of breath after surgery".split()
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, 40)) for _ in range(300)]
+    return train_demo_tokenizer(texts, tmp_path_factory.mktemp("tok") / "small.model", vocab_size=300)
+
+
+def assert_sentencepiece_ids(model: Path, texts: list[str]) -> None:
+    tokenizer = Tokenizer(model)
+    assert isinstance(tokenizer.encoder, GigatokenEncoder)  # it passed the parity gate
+    reference = sentencepiece.SentencePieceProcessor(model_file=str(model))
+    differing = [text[:40] for text, ids in zip(texts, tokenizer.encode_batch(texts)) if ids != reference.encode(text)]
+    assert differing == []
+
+
+def test_gigatoken_gives_sentencepiece_ids_on_the_udhr_in_387_languages_and_the_edge_set(llama2, shared):
+    texts = udhr_texts(shared)
+    assert len(texts) >= 387
+    assert_sentencepiece_ids(llama2, texts + edge_cases())
+
+
+def test_gigatoken_gives_sentencepiece_ids_for_the_demo_tokenizer(demo_model):
+    """A small vocabulary: most of the edge set goes through byte fallback."""
+    assert_sentencepiece_ids(demo_model, edge_cases() + ["the patient  was\n\nseen <s> today </s>"])
+
+
+def test_literal_special_pieces_are_text_not_special_ids(llama2):
+    """No added tokens in the tokenizer.json: "<s>" in a document is three pieces, as sentencepiece reads it."""
+    built = json.loads(sentencepiece_tokenizer_json(llama2.read_bytes()))
+    assert built["added_tokens"] == []
+    tokenizer = Tokenizer(llama2)
+    ids = tokenizer.encode_batch(["<s>", "</s>", "<unk>"])
+    assert all(len(piece) > 1 for piece in ids)
+    assert not {tokenizer.bos_id, tokenizer.eos_id, 0} & {i for piece in ids for i in piece}
+
+
+def test_the_edge_set_is_the_same_on_every_run_and_covers_what_it_claims():
+    cases = edge_cases()
+    assert cases == edge_cases() and len(cases) == len(set(cases))
+    for needed in ("<s>", "</s>", "<unk>", " " * 17, "\n" * 16, "\U0001F9EC", "中文", "አማርኛ"):
+        assert any(needed in case for case in cases), needed
+
+
+def test_a_model_the_conversion_does_not_reproduce_stays_with_sentencepiece(demo_model, tmp_path):
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(demo_model.read_bytes())
+    proto.normalizer_spec.remove_extra_whitespaces = True
+    folding = tmp_path / "folding.model"
+    folding.write_bytes(proto.SerializeToString())
+    encoder = Tokenizer(folding).encoder
+    assert isinstance(encoder, SentencePieceEncoder) and "whitespace folding" in encoder.name
+
+
+def shard_build(run_dir: Path, model: Path, texts: list[str]) -> dict:
+    """Tokenize (two tasks), plan, pack and write manifests; returns the train manifest."""
+    settings = ShardSettings(
+        run_dir=run_dir, tokenizer_path=str(model), seq_len=16, sequences_per_shard=8, bos=True, eos=True, seed=0,
+        validation_fraction=0.0, total_tokens=10**6, shares={"general": 1.0}, max_repeats=1.0, on_shortfall="warn",
+        sources=("web",), domains={"web": "general"})
+    metadata = {"source": "web", "domain": "general"}
+    documents = [Document(text=t, id=str(i), metadata=metadata) for i, t in enumerate(texts)]
+    for rank in range(2):
+        TokenizeDocuments(settings).run(iter(documents[rank::2]), rank, 2)
+    PlanMix(settings).run(None)
+    PackShards(settings).run(None)
+    WriteManifests(settings).run(None)
+    return json.loads((settings.shards_dir / "train" / "manifest.json").read_text())
+
+
+def test_a_difference_on_the_parity_set_falls_back_to_sentencepiece_and_the_manifest_says_so(
+        demo_model, tmp_path, monkeypatch):
+    texts = ["the patient was seen today", "chest pain <s> after surgery", "shortness of breath"] * 20
+    assert shard_build(tmp_path / "fast", demo_model, texts)["encoder"] == "gigatoken 0.10.0"
+    fast_encode = GigatokenEncoder.encode
+
+    def off_by_one_on_literal_bos(self, batch):  # a regression in the fast encoder, on "<s>" only
+        ids, lengths = fast_encode(self, batch)
+        ends = np.cumsum(lengths)
+        for text, end in zip(batch, ends):
+            if "<s>" in text and end:
+                ids[end - 1] += 1
+        return ids, lengths
+
+    monkeypatch.setattr(GigatokenEncoder, "encode", off_by_one_on_literal_bos)
+    warnings = []
+    monkeypatch.setattr(encoders.logger, "warning", warnings.append)
+    manifest = shard_build(tmp_path / "fallback", demo_model, texts)
+    assert manifest["encoder"].startswith("sentencepiece ") and "failed the parity gate" in manifest["encoder"]
+    assert len(warnings) == 2 and "falling back to sentencepiece" in warnings[0]  # one per tokenize task
+    for rank in range(2):  # sentencepiece's ids, as before the regression
+        fast, fallback = (np.fromfile(tmp_path / run / "tokens" / f"{rank:05d}.bin", dtype="<u2")
+                          for run in ("fast", "fallback"))
+        assert np.array_equal(fast, fallback)
