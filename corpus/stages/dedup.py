@@ -2,8 +2,10 @@
 
 1. `DedupSignatures` (every task): per document, a MinHash signature, one LSH key per band, an exact
    hash of its words, and, for abstracts, a bottom-k sample of their shingles. Everything streams to
-   disk in batches, so memory does not grow with the corpus.
-2. `DedupBuckets` (every task, a share of the bands each): sorts each band's keys; documents sharing a
+   disk in batches, so memory does not grow with the corpus. Each task also records the kind of its
+   signatures (`MinHasher.kind`, with the bands).
+2. `DedupBuckets` (every task, a share of the bands each): refuses signatures of another kind than this
+   build's (a resumed build after an upgrade), then sorts each band's keys; documents sharing a
    key become candidate pairs. The exact hash is one more "band". Task 0 also pairs every abstract with
    the full texts of the same PMID, for the containment test.
 3. `DedupVerify` (every task): re-reads its documents and stores the shingle sets of those in a
@@ -25,8 +27,9 @@ lost for good, while a false candidate only costs one exact check).
 
 from __future__ import annotations
 
+import json
 import os
-from itertools import combinations
+from itertools import combinations, islice
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -38,12 +41,22 @@ from datatrove.pipeline.base import PipelineStep
 from pydantic import Field, PositiveInt
 
 from medmix.corpus.accounting import Removal, atomic_write_bytes, write_parquet
-from medmix.corpus.minhash import MinHasher, band_hashes, bottom_k, exact_hash, lsh_bands, shingles_of_words, words
+from medmix.corpus.minhash import (
+    MinHasher,
+    band_hashes,
+    bottom_k,
+    exact_hash,
+    lsh_bands,
+    shingle_rows,
+    shingles_of_words,
+    words,
+)
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep, StageError
 from medmix.schema import Strict
 
-BATCH = 4096
+BATCH = 1024  # documents per signature batch (fewer if they are long: BATCH_CHARS)
+BATCH_CHARS = 8_000_000  # bounds a batch's word and shingle arrays to a few hundred MB
 EXACT = "exact"
 ALL_PAIRS_UP_TO = 32  # buckets this small are checked pair by pair; larger ones as a star around one member
 POSITION_MASK = 0xFFFFFFFF
@@ -94,6 +107,9 @@ class DedupSettings:
     def hasher(self) -> MinHasher:
         return MinHasher(self.num_perm, self.ngram)
 
+    def signature_kind(self) -> dict:
+        return self.hasher().kind | {"bands": self.bands, "rows": self.rows}
+
 
 class AppendFile:
     """Binary file written in appends under a temporary name, renamed into place on close."""
@@ -141,50 +157,57 @@ class DedupSignatures(DedupPhase):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         s, work = self.settings, self.settings.work_dir
-        hasher = s.hasher()
-        bands = {name: AppendFile(work / "bands" / name / f"{rank:05d}.bin") for name in s.band_names()}
-        samples = AppendFile(work / "samples" / f"{rank:05d}.bin")
+        self.hasher = s.hasher()
+        self.bands = {name: AppendFile(work / "bands" / name / f"{rank:05d}.bin") for name in s.band_names()}
+        self.samples = AppendFile(work / "samples" / f"{rank:05d}.bin")
         docs_tmp = work / "docs" / f".{rank:05d}.parquet.tmp"
         docs_tmp.parent.mkdir(parents=True, exist_ok=True)
-        writer = pq.ParquetWriter(docs_tmp, DOC_SCHEMA)
-        rows, pairs = [], {name: [] for name in bands}
-
-        def flush() -> None:
-            writer.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA))
-            for name, band_pairs in pairs.items():
-                bands[name].write(np.array(band_pairs, dtype=np.uint64).reshape(-1, 2))
-                band_pairs.clear()
-            rows.clear()
-
-        for position, doc in enumerate(data or ()):
+        self.writer = pq.ParquetWriter(docs_tmp, DOC_SCHEMA)
+        for batch in batches(enumerate(data or ())):
             with self.track_time():
-                key = doc_key(rank, position)
-                tokens = words(doc.text)
-                values = shingles_of_words(tokens, s.ngram)
-                exact = exact_hash(doc.text)
-                if len(values):  # a text without words has nothing to compare (and would match every other)
-                    pairs[EXACT].append((exact, key))
-                    keys = band_hashes(hasher.signature_of_shingles(values), s.bands, s.rows).tolist()
-                    for name, band_key in zip(s.band_names(), keys):
-                        pairs[name].append((band_key, key))
-                text_type = doc.metadata.get("text_type", "")
-                if s.containment and text_type == "abstract" and doc.metadata.get("pmid"):
-                    sample = bottom_k(values, s.sample_size)
-                    padded = np.full(s.sample_size + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
-                    padded[0], padded[1:1 + len(sample)] = key, sample
-                    samples.write(padded)
-                rows.append({"position": position, "id": doc.id, "source": doc.metadata.get("source", ""),
-                             "text_type": text_type, "chars": len(doc.text), "pmid": doc.metadata.get("pmid"),
-                             "exact": exact})
-            if len(rows) >= BATCH:
-                flush()
-        flush()
-        writer.close()
+                self.write_batch(rank, batch)
+        self.writer.close()
         os.replace(docs_tmp, work / "docs" / f"{rank:05d}.parquet")
-        for handle in (samples, *bands.values()):
+        for handle in (self.samples, *self.bands.values()):
             handle.close()
+        atomic_write_bytes(work / "signatures" / f"{rank:05d}.json", json.dumps(s.signature_kind()).encode())
         return
         yield  # a generator that consumes its input and emits nothing
+
+    def write_batch(self, rank: int, batch: list[tuple[int, Document]]) -> None:
+        """Shingles and signatures of the whole batch at once: numpy and rensa pay their call cost per batch."""
+        s = self.settings
+        values, offsets = shingle_rows([words(doc.text) for _, doc in batch], s.ngram)
+        keys = np.array([doc_key(rank, position) for position, _ in batch], dtype=np.uint64)
+        exact = np.array([exact_hash(doc.text) for _, doc in batch], dtype=np.uint64)
+        band_keys = band_hashes(self.hasher.signatures_of_rows(values, offsets), s.bands, s.rows)
+        has_words = np.diff(offsets) > 0  # a text without words has nothing to compare (and would match every other)
+        for name, column in zip(s.band_names(), [*band_keys.T, exact]):
+            self.bands[name].write(np.stack([column[has_words], keys[has_words]], axis=1))
+        rows = []
+        for (position, doc), key, start, end, exact_key in zip(batch, keys, offsets[:-1], offsets[1:], exact.tolist()):
+            text_type = doc.metadata.get("text_type", "")
+            if s.containment and text_type == "abstract" and doc.metadata.get("pmid"):
+                sample = bottom_k(values[start:end], s.sample_size)
+                padded = np.full(s.sample_size + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
+                padded[0], padded[1:1 + len(sample)] = key, sample
+                self.samples.write(padded)
+            rows.append({"position": position, "id": doc.id, "source": doc.metadata.get("source", ""),
+                         "text_type": text_type, "chars": len(doc.text), "pmid": doc.metadata.get("pmid"),
+                         "exact": exact_key})
+        self.writer.write_table(pa.Table.from_pylist(rows, schema=DOC_SCHEMA))
+
+
+def batches(documents):
+    """Lists of (position, document) of up to BATCH documents and about BATCH_CHARS characters."""
+    for first in documents:
+        batch, chars = [first], len(first[1].text)
+        for item in islice(documents, BATCH - 1):
+            batch.append(item)
+            chars += len(item[1].text)
+            if chars >= BATCH_CHARS:
+                break
+        yield batch
 
 
 def read_pairs(folder: Path) -> np.ndarray:
@@ -215,6 +238,7 @@ class DedupBuckets(DedupPhase):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         work = self.settings.work_dir
+        self.check_signatures()
         for name in self.settings.band_names()[rank::world_size]:
             pairs = read_pairs(work / "bands" / name)
             order = np.lexsort((pairs[:, 1], pairs[:, 0]))  # by band key, then document key: deterministic
@@ -225,6 +249,17 @@ class DedupBuckets(DedupPhase):
             self.pair_abstracts()
         return
         yield
+
+    def check_signatures(self) -> None:
+        """Band keys from signatures of different kinds never meet: a resumed build whose first phase ran
+        partly under another medmix, rensa or setting would miss duplicates without a word."""
+        expected = self.settings.signature_kind()
+        for rank in range(self.settings.tasks):
+            path = self.settings.work_dir / "signatures" / f"{rank:05d}.json"
+            found = json.loads(path.read_text()) if path.exists() else "unversioned signatures"
+            if found != expected:
+                raise SignaturesOfAnotherKind(f"{path}: {found}, but this build makes {expected}; "
+                                              f"rebuild the stage from its first phase")
 
     def pair_abstracts(self) -> None:
         """For the containment test: each abstract with every full text of the same PMID, by full-text task."""
@@ -413,6 +448,10 @@ class DedupClusters(DedupPhase):
                     and row["abstract_key"] not in removals):
                 removals[row["abstract_key"]] = ("contained_in_full_text",
                                                  f"{row['share']:.0%} of its shingles are in {names[row['full_key']]}")
+
+
+class SignaturesOfAnotherKind(StageError):
+    """Phase 1's signatures were made by another algorithm, version or setting than this build's."""
 
 
 class InputChanged(StageError):
