@@ -221,8 +221,10 @@ def forgetting(
     """Pre-train a tiny LLaMA on general text, continue on medical text with 0% and 20% replay, compare."""
     from medmix.train.experiment import run_forgetting
 
-    with console.status("pre-training and continuing a tiny LLaMA (a few minutes on CPU)"):
-        result = run_forgetting(out, pretrain_steps, continue_steps)
+    with Progress(TextColumn("training steps"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("steps", total=pretrain_steps + 2 * continue_steps)
+        result = run_forgetting(out, pretrain_steps, continue_steps, on_step=lambda: progress.advance(task))
     table = Table("run", "general before", "general after", "medical before", "medical after",
                   title="validation loss", title_justify="left")
     for row in result["rows"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,10 @@ def pack(folder: Path, tokenizer: Tokenizer, parts: dict[str, list[str]], tokens
     return str(folder)
 
 
-def run_forgetting(out: Path, pretrain_steps: int = 300, continue_steps: int = 200) -> dict:
-    """Runs from scratch each time: earlier results in `out` are replaced, not resumed."""
+def run_forgetting(out: Path, pretrain_steps: int = 300, continue_steps: int = 200,
+                   on_step: Callable[[], None] = lambda: None) -> dict:
+    """Runs from scratch each time: earlier results in `out` are replaced, not resumed. `on_step()` is called
+    after each of the `pretrain_steps + 2 * continue_steps` training steps."""
     for name in ("pretrain", "replay_0", "replay_20", "shards"):
         shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,10 +81,10 @@ def run_forgetting(out: Path, pretrain_steps: int = 300, continue_steps: int = 2
             "data": {"train": train_set, "validation": validation}, "optimizer": {"lr": lr, "weight_decay": 0.0},
             "eval_every": max(1, steps // 10), "eval_sequences": 32, "checkpoint_every": steps, "save_hf": True})
 
-    train(config("pretrain", data["general"], pretrain_steps, 3e-3, None))
+    train(config("pretrain", data["general"], pretrain_steps, 3e-3, None), lambda _: on_step())
     start = str(out / "pretrain" / "hf")
     for name in ("replay_0", "replay_20"):
-        train(config(name, data[name], continue_steps, 1e-3, start))
+        train(config(name, data[name], continue_steps, 1e-3, start), lambda _: on_step())
     return summarize(out)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from itertools import chain, repeat
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from medmix.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from medmix.train.config import ScheduleConfig, TrainConfig
+from medmix.train.config import OptimizerConfig, ScheduleConfig, TrainConfig
 from medmix.train.data import PackedSequences, ResumableSampler
 from medmix.train.model import CONFIGS, Llama, load_hf, mfu
 from medmix.train.parallel import World, all_reduce_mean, init_world, parallelize
@@ -132,8 +133,9 @@ def validation_losses(model, sets: dict[str, PackedSequences], config: TrainConf
     return losses
 
 
-def train(config: TrainConfig) -> list[dict]:
-    """Run (or resume) the training run; returns the step records it logged."""
+def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: None) -> list[dict]:
+    """Run (or resume) the training run; returns the step records it logged. `on_step(step)` is called after
+    every optimizer step (a progress bar, say)."""
     world = init_world()
     torch.manual_seed(config.seed)
     run_dir = Path(config.run_dir)
@@ -193,6 +195,7 @@ def train(config: TrainConfig) -> list[dict]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
+        on_step(step)
         step_tokens = config.batch_size * config.grad_accum * world.size * seq_len
         tokens_seen += step_tokens
         seconds = time.perf_counter() - started
