@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +17,8 @@ from medmix.corpus.recipe import RecipeError, load_recipe
 
 app = typer.Typer(help="Rebuild the Me-LLaMA continual pre-training corpus.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-console = Console()
+# piped or redirected output gets whole table columns ("redpajama", not "redpaj…"): wide, no terminal to fit
+console = Console() if sys.stdout.isatty() else Console(width=200)
 
 def show_version(value: bool) -> None:
     if value:

@@ -39,3 +39,9 @@ def test_every_option_of_every_command_says_what_it_does(command):
 
 def test_the_demo_says_that_it_trains():
     assert "train" in CliRunner().invoke(app, ["demo", "--help"], terminal_width=200).output
+
+
+def test_piped_output_keeps_table_columns_whole():
+    from medmix.cli import console
+
+    assert console.width == 200  # under pytest stdout is not a terminal, as when piped to a file or `less`
