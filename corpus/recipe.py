@@ -10,11 +10,10 @@ import glob
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
 from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from medmix.corpus.stages import STAGES, stage_config
-from medmix.schema import Domain, SourceName, Strict
+from medmix.schema import Domain, SourceName, Strict, read_yaml
 
 
 class RecipeError(ValueError):
@@ -259,12 +258,7 @@ def parse_recipe(raw: dict) -> Recipe:
 def load_recipe(path: str | Path, *, check_paths: bool = True, **overrides) -> Recipe:
     """Load and validate a recipe file; `overrides` replace top-level keys (e.g. output_dir, data_root)."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RecipeError(f"recipe file not found: {path}") from None
-    except yaml.YAMLError as error:
-        raise RecipeError(f"{path}: not valid YAML: {error}") from None
+    raw = read_yaml(path, "recipe file", RecipeError)
     raw = (raw or {}) | {key: value for key, value in overrides.items() if value is not None}
     data_root = Path(raw.get("data_root") or ".")
     raw["data_root"] = str(data_root if data_root.is_absolute() else (path.parent / data_root).resolve())

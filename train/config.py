@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, PositiveInt, ValidationError, model_validator
 
-from medmix.schema import Fraction, Strict
+from medmix.schema import Fraction, Strict, read_yaml
 
 
 class ModelConfig(Strict):
@@ -90,12 +89,7 @@ class TrainConfigError(ValueError):
 
 def load_train_config(path: str | Path, **overrides) -> TrainConfig:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise TrainConfigError(f"training config not found: {path}") from None
-    except yaml.YAMLError as error:
-        raise TrainConfigError(f"{path}: not valid YAML: {error}") from None
+    raw = read_yaml(path, "training config", TrainConfigError)
     if not isinstance(raw, dict):
         raise TrainConfigError(f"{path}: a training config is a YAML mapping with run_dir, data, steps, ...")
     try:
