@@ -43,3 +43,12 @@ def test_spaces_inside_a_span_need_not_be_redacted():
     split = score([NOTE], {"n": [Span(3, 7, "NAME"), Span(8, 13, "NAME"), Span(19, 23, "DATE"),
                                  Span(27, 29, "LOCATION")]})
     assert split.strict_recall == 1.0 and split.char_precision == 1.0
+
+
+def test_alnum_recall_forgives_punctuation_that_the_gold_span_took_in():
+    note = AnnotatedNote("p", "Call 617-555-0143. Thanks", [Span(5, 18, "Phone")])  # the gold span ends with "."
+    digits_only = score([note], {"p": [Span(5, 17, "PHONE")]})
+    assert digits_only.alnum_recall == 1.0 and digits_only.strict_recall == 0.0
+    assert digits_only.category_recall() == {"Phone": (1.0, 1)}
+    half = score([note], {"p": [Span(5, 12, "PHONE")]})
+    assert half.alnum_recall == 0.0 and half.lenient_recall == 1.0

@@ -67,12 +67,12 @@ def score(notes: list[AnnotatedNote], predictions: dict[str, list[Span]]) -> Sco
         gold = covered(note.text, note.spans)
         for span in note.spans:
             chars = [i for i in range(span.start, min(span.end, len(note.text))) if not note.text[i].isspace()]
-            strict = all(predicted[i] for i in chars)
+            alnum = all(predicted[i] for i in chars if note.text[i].isalnum())
             scores.spans += 1
-            scores.alnum += all(predicted[i] for i in chars if note.text[i].isalnum())
-            scores.strict += strict
+            scores.alnum += alnum
+            scores.strict += all(predicted[i] for i in chars)
             scores.lenient += any(predicted[i] for i in range(span.start, min(span.end, len(note.text))))
-            scores.per_category[span.label][0] += all(predicted[i] for i in chars if note.text[i].isalnum())
+            scores.per_category[span.label][0] += alnum
             scores.per_category[span.label][1] += 1
         for index, character in enumerate(note.text):
             if predicted[index] and not character.isspace():
