@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -57,3 +58,14 @@ def run_step(tmp_path):
         return StepResult(docs, ledger, removed)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def small_tokenizer(tmp_path_factory) -> Path:
+    """A 300-piece SentencePiece BPE model trained on clinical-sounding word salad: seconds to build."""
+    from medmix.tokenize.tokenizer import train_demo_tokenizer
+
+    words = "the patient was seen today with chest pain and shortness of breath after surgery".split()
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, 40)) for _ in range(300)]
+    return train_demo_tokenizer(texts, tmp_path_factory.mktemp("tok") / "small.model", vocab_size=300)

@@ -13,7 +13,7 @@ from sentencepiece import sentencepiece_model_pb2
 from medmix.tokenize import encoders
 from medmix.tokenize.encoders import GigatokenEncoder, SentencePieceEncoder, edge_cases, sentencepiece_tokenizer_json
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
-from medmix.tokenize.tokenizer import Tokenizer, train_demo_tokenizer
+from medmix.tokenize.tokenizer import Tokenizer
 
 
 def udhr_texts(shared: Path) -> list[str]:
@@ -24,14 +24,6 @@ def udhr_texts(shared: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def llama2(shared) -> Path:
     return shared / "tokenizers" / "llama2" / "tokenizer.model"
-
-
-@pytest.fixture(scope="module")
-def demo_model(tmp_path_factory) -> Path:
-    words = "the patient was seen today with chest pain and shortness of breath after surgery".split()
-    rng = np.random.default_rng(0)
-    texts = [" ".join(rng.choice(words, 40)) for _ in range(300)]
-    return train_demo_tokenizer(texts, tmp_path_factory.mktemp("tok") / "small.model", vocab_size=300)
 
 
 def assert_sentencepiece_ids(model: Path, texts: list[str]) -> None:
@@ -48,9 +40,9 @@ def test_gigatoken_gives_sentencepiece_ids_on_the_udhr_in_387_languages_and_the_
     assert_sentencepiece_ids(llama2, texts + edge_cases())
 
 
-def test_gigatoken_gives_sentencepiece_ids_for_the_demo_tokenizer(demo_model):
+def test_gigatoken_gives_sentencepiece_ids_for_the_demo_tokenizer(small_tokenizer):
     """A small vocabulary: most of the edge set goes through byte fallback."""
-    assert_sentencepiece_ids(demo_model, edge_cases() + ["the patient  was\n\nseen <s> today </s>"])
+    assert_sentencepiece_ids(small_tokenizer, edge_cases() + ["the patient  was\n\nseen <s> today </s>"])
 
 
 def test_literal_special_pieces_are_text_not_special_ids(llama2):
@@ -70,9 +62,9 @@ def test_the_edge_set_is_the_same_on_every_run_and_covers_what_it_claims():
         assert any(needed in case for case in cases), needed
 
 
-def test_a_model_the_conversion_does_not_reproduce_stays_with_sentencepiece(demo_model, tmp_path):
+def test_a_model_the_conversion_does_not_reproduce_stays_with_sentencepiece(small_tokenizer, tmp_path):
     proto = sentencepiece_model_pb2.ModelProto()
-    proto.ParseFromString(demo_model.read_bytes())
+    proto.ParseFromString(small_tokenizer.read_bytes())
     proto.normalizer_spec.remove_extra_whitespaces = True
     folding = tmp_path / "folding.model"
     folding.write_bytes(proto.SerializeToString())
@@ -97,9 +89,9 @@ def shard_build(run_dir: Path, model: Path, texts: list[str]) -> dict:
 
 
 def test_a_difference_on_the_parity_set_falls_back_to_sentencepiece_and_the_manifest_says_so(
-        demo_model, tmp_path, monkeypatch):
+        small_tokenizer, tmp_path, monkeypatch):
     texts = ["the patient was seen today", "chest pain <s> after surgery", "shortness of breath"] * 20
-    assert shard_build(tmp_path / "fast", demo_model, texts)["encoder"] == "gigatoken 0.10.0"
+    assert shard_build(tmp_path / "fast", small_tokenizer, texts)["encoder"] == "gigatoken 0.10.0"
     fast_encode = GigatokenEncoder.encode
 
     def off_by_one_on_literal_bos(self, batch):  # a regression in the fast encoder, on "<s>" only
@@ -113,7 +105,7 @@ def test_a_difference_on_the_parity_set_falls_back_to_sentencepiece_and_the_mani
     monkeypatch.setattr(GigatokenEncoder, "encode", off_by_one_on_literal_bos)
     warnings = []
     monkeypatch.setattr(encoders.logger, "warning", warnings.append)
-    manifest = shard_build(tmp_path / "fallback", demo_model, texts)
+    manifest = shard_build(tmp_path / "fallback", small_tokenizer, texts)
     assert manifest["encoder"].startswith("sentencepiece ") and "failed the parity gate" in manifest["encoder"]
     assert len(warnings) == 2 and "falling back to sentencepiece" in warnings[0]  # one per tokenize task
     for rank in range(2):  # sentencepiece's ids, as before the regression

@@ -15,7 +15,7 @@ from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.tokenize.mix import MixError, plan_sources, source_targets
 from medmix.tokenize.shards import INDEX_DTYPE, ShardError, open_shard_set, write_manifest, write_shard
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
-from medmix.tokenize.tokenizer import token_dtype, train_demo_tokenizer
+from medmix.tokenize.tokenizer import token_dtype
 from medmix.train.data import PackedSequences, ResumableSampler
 
 
@@ -48,14 +48,6 @@ def build_shards(settings: ShardSettings, tasks: int = 2) -> None:
     for rank in range(tasks):
         PackShards(settings).run(None, rank, tasks)
     WriteManifests(settings).run(None)
-
-
-@pytest.fixture(scope="module")
-def small_tokenizer(tmp_path_factory) -> Path:
-    words = "the patient was seen today with chest pain and shortness of breath after surgery".split()
-    rng = np.random.default_rng(0)
-    texts = [" ".join(rng.choice(words, 40)) for _ in range(300)]
-    return train_demo_tokenizer(texts, tmp_path_factory.mktemp("tok") / "small.model", vocab_size=300)
 
 
 def test_shard_tokens_equal_reference_sentencepiece_on_every_shared_document(shared, tmp_path):

@@ -14,7 +14,6 @@ Nothing here logs or raises with document text: callers get spans and counts by 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import regex as re
@@ -163,8 +162,3 @@ class PhiScrubber:
             return []
         pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.I)
         return [Span(m.start(), m.end(), terms[m.group().lower()]) for m in pattern.finditer(text)]
-
-
-def count_labels(spans: list[Span]) -> Counter:
-    """What may be recorded about PHI: how many spans of each label, never their text."""
-    return Counter(span.label for span in spans)
