@@ -186,7 +186,7 @@ def check_phase1(work_dir: Path, documents: int) -> None:
 
 
 def time_medmix_dedup(docs, work_dir: Path) -> dict[str, float]:
-    """medmix's phases 1-5 in this process, one task (as tests/test_dedup.py runs them); seconds per phase."""
+    """medmix's phases 1-5 in this process, one task (as tests/corpus/test_dedup.py runs them); seconds per phase."""
     from medmix.corpus import minhash
     from medmix.corpus.stages.dedup import DedupBuckets, DedupClusters, DedupFilter, DedupSignatures, DedupVerify
 

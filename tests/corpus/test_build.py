@@ -15,7 +15,7 @@ from medmix.corpus.build import BuildError, build, stage_dirs
 from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
 from medmix.corpus.recipe import load_recipe
 
-DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
+DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 
 
 @pytest.fixture(scope="module", autouse=True)

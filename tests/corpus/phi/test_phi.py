@@ -14,7 +14,7 @@ from medmix.corpus.phi.replace import Surrogates, shift_date
 from medmix.corpus.phi.scrubber import PhiScrubber, chunk_bounds, merge
 from medmix.corpus.recipe import RecipeError, load_recipe
 
-DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
+DEMO_RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "demo.yaml"
 NOTE = ("Pt seen by Dr. Okafor on 3/14. Daughter Ingrid Halvorsen called from 617-555-0143, "
         "MRN 84421907. Foley in place, BP 120/80, pain 5/10.")
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from medmix.cli import app
 from medmix.corpus.recipe import RecipeError, load_recipe, resolve_inputs
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def write_recipe(tmp_path: Path, **changes) -> Path:

@@ -17,7 +17,7 @@ from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
 from medmix.corpus.recipe import load_recipe
 
 pytestmark = pytest.mark.integration
-DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
+DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 CLUSTER_TIMEOUT = 900  # seconds a whole demo build may take on a cluster
 
 

@@ -240,7 +240,7 @@ def test_the_forgetting_experiment_shows_replay_protecting_general_text(tmp_path
 def test_the_me_llama_training_recipe_has_the_papers_defaults():
     from medmix.train.config import load_train_config
 
-    config = load_train_config(Path(__file__).resolve().parents[1] / "recipes" / "me-llama-13b-train.yaml")
+    config = load_train_config(Path(__file__).resolve().parents[2] / "recipes" / "me-llama-13b-train.yaml")
     assert (config.optimizer.lr, config.optimizer.betas, config.optimizer.weight_decay) == (8e-6, (0.9, 0.95), 1e-5)
     assert config.schedule.kind == "cosine" and config.schedule.warmup_ratio == 0.05 and config.precision == "bf16"
 
