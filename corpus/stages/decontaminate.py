@@ -14,20 +14,18 @@ Each removal names the benchmark item it matched, e.g. `benchmark:pubmedqa` with
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
 from datatrove.data import Document
 from pydantic import Field
 
-from medmix.corpus.accounting import Removal
+from medmix.benchmarks import BenchmarkItem, BenchmarkSet, load_items
+from medmix.corpus.books import Removal
 from medmix.corpus.minhash import shingles_of_words, words
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
-from medmix.schema import SourceName, Strict
+from medmix.schema import Strict
 
 NGRAM = 13  # the n-gram a document must share with a segment
 SHORT_NGRAM = 8  # the n-gram for questions shorter than NGRAM
@@ -37,15 +35,6 @@ MIN_CONTAINMENT_SHINGLES = 8  # items with fewer shingles are matched by their n
 BOILERPLATE_ITEMS = 3  # an n-gram found in more items than this says nothing about any one of them
 
 
-class BenchmarkSet(Strict):
-    name: SourceName
-    format: Literal["mcq_jsonl", "pubmedqa", "jsonl_fields"]
-    path: str
-    split_ids: str | None = Field(None, description="pubmedqa: a JSON file whose keys are the PMIDs to index")
-    fields: list[str] = Field(["question"], description="jsonl_fields: which fields hold item text")
-    id_key: str = "realidx"
-
-
 class DecontaminateStage(Strict):
     kind: Literal["decontaminate"]
     benchmarks: list[BenchmarkSet] = Field(min_length=1)
@@ -53,41 +42,6 @@ class DecontaminateStage(Strict):
     containment: Annotated[float, Field(gt=0, le=1)] = Field(
         CONTAINMENT, description="share of an item's 5-grams that a document must contain to match it")
     action: Literal["remove", "flag"] = "remove"
-
-
-@dataclass
-class BenchmarkItem:
-    benchmark: str
-    item_id: str
-    segments: list[str]
-
-
-def mcq_segments(row: dict) -> list[str]:
-    options = row.get("options") or {}
-    options = options.values() if isinstance(options, dict) else options
-    return [str(row.get("question", "")), *map(str, options)]
-
-
-def load_items(benchmark: dict) -> Iterator[BenchmarkItem]:
-    """Test items of one benchmark set, as configured in the recipe (`medmix.corpus.recipe.BenchmarkSet`)."""
-    name, fmt, path = benchmark["name"], benchmark["format"], benchmark["path"]
-    if fmt == "pubmedqa":
-        data = json.loads(open(path).read())
-        wanted = set(json.loads(open(benchmark["split_ids"]).read())) if benchmark.get("split_ids") else None
-        for pmid, row in data.items():
-            if wanted is None or pmid in wanted:
-                contexts = row.get("CONTEXTS", [])
-                contexts = contexts if isinstance(contexts, list) else [contexts]
-                yield BenchmarkItem(name, pmid, [row.get("QUESTION", ""), *contexts, row.get("LONG_ANSWER", "")])
-        return
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            item_id = str(row.get(benchmark.get("id_key") or "realidx", number))
-            segments = mcq_segments(row) if fmt == "mcq_jsonl" else [str(row.get(f, "")) for f in benchmark["fields"]]
-            yield BenchmarkItem(name, item_id, segments)
 
 
 class HashIndex:
@@ -155,7 +109,7 @@ class Decontaminate(DocumentStep):
     name = "🧪 Decontaminate"
     slug = "decontaminate"
 
-    def __init__(self, stage_dir, stage: str, benchmarks: list[dict], ngram: int = NGRAM, containment: float = CONTAINMENT,
+    def __init__(self, stage_dir, stage: str, benchmarks: list[BenchmarkSet], ngram: int = NGRAM, containment: float = CONTAINMENT,
                  action: str = "remove"):
         super().__init__(stage_dir, stage)
         self.benchmarks, self.ngram, self.containment, self.action = benchmarks, ngram, containment, action
@@ -178,8 +132,8 @@ class Decontaminate(DocumentStep):
 
 
 def plan(config: DecontaminateStage, ctx: StageContext) -> list[Phase]:
-    benchmarks = [benchmark.model_dump() | {"path": ctx.resolve(benchmark.path),
-                                            "split_ids": benchmark.split_ids and ctx.resolve(benchmark.split_ids)}
+    benchmarks = [benchmark.model_copy(update={"path": ctx.resolve(benchmark.path),
+                                               "split_ids": benchmark.split_ids and ctx.resolve(benchmark.split_ids)})
                   for benchmark in config.benchmarks]
     return ctx.one_phase(Decontaminate(ctx.directory, ctx.kind, benchmarks=benchmarks, ngram=config.ngram,
                                        containment=config.containment, action=config.action))

@@ -7,6 +7,7 @@ import zipfile
 import pytest
 from datatrove.data import Document
 
+from medmix.benchmarks import BenchmarkSet
 from medmix.corpus.demo_data import web_page
 from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.corpus.readers.pubmed import PubmedReader
@@ -113,9 +114,8 @@ def test_quality_filter_drops_boilerplate_and_names_the_rule(tmp_path, run_step)
     assert next(iter(result.reasons())).startswith("gopher_")
 
 
-def pubmedqa_benchmark(shared) -> dict:
-    return {"name": "pubmedqa", "format": "pubmedqa", "path": str(shared / "benchmarks" / "ori_pqal.json"),
-            "split_ids": None, "fields": [], "id_key": "realidx"}
+def pubmedqa_benchmark(shared) -> BenchmarkSet:
+    return BenchmarkSet(name="pubmedqa", format="pubmedqa", path=str(shared / "benchmarks" / "ori_pqal.json"))
 
 
 def test_pubmedqa_contexts_mixed_into_pubmed_are_all_caught_and_unrelated_abstracts_are_not(shared, tmp_path, run_step):
@@ -131,9 +131,8 @@ def test_pubmedqa_contexts_mixed_into_pubmed_are_all_caught_and_unrelated_abstra
     assert first["reason"] == "benchmark:pubmedqa" and first["detail"].startswith(f"item {leaked[0].id[5:]}:")
 
 
-def benchmark(shared, name: str, file: str) -> dict:
-    return {"name": name, "format": "mcq_jsonl", "path": str(shared / "benchmarks" / file), "split_ids": None,
-            "fields": [], "id_key": "realidx"}
+def benchmark(shared, name: str, file: str) -> BenchmarkSet:
+    return BenchmarkSet(name=name, format="mcq_jsonl", path=str(shared / "benchmarks" / file))
 
 
 def substituted(text: str, every: int, seed: int) -> str:
@@ -148,10 +147,10 @@ def substituted(text: str, every: int, seed: int) -> str:
 def test_edited_and_reformatted_benchmark_questions_are_caught(shared, tmp_path, run_step):
     medqa = benchmark(shared, "medqa", "medqa_usmle_test.jsonl")
     medmcqa = benchmark(shared, "medmcqa", "medmcqa_dev.jsonl")
-    rows = [json.loads(line) for line in open(medqa["path"])][:60]
+    rows = [json.loads(line) for line in open(medqa.path)][:60]
     edited = [doc(f"Practice question of the week. {substituted(row['question'], 10, i)} Answer below.",
                   "general", f"edited-{i}") for i, row in enumerate(rows)]
-    short = [row for row in map(json.loads, open(medmcqa["path"])) if 8 <= len(row["question"].split()) < 13][:40]
+    short = [row for row in map(json.loads, open(medmcqa.path)) if 8 <= len(row["question"].split()) < 13][:40]
     quizzes = [doc(f"Quiz: {row['question']} A) {row['options']['A']} B) {row['options']['B']} "
                    f"C) {row['options']['C']} D) {row['options']['D']}", "general", f"quiz-{i}")
                for i, row in enumerate(short)]
