@@ -2,9 +2,13 @@
 
 A checkpoint is written to `step_000120.partial/` and renamed to `step_000120/` only when every rank
 has finished writing, so a crash mid-write leaves a `.partial` folder that is never loaded (and is
-removed by the next save). It holds model and optimizer (DCP), and per rank the loop's state: step,
-tokens seen, the sampler position, the RNG states, and the run's identity (model source, shards, seed,
-schedule length, world size), which a resuming run must match.
+removed by the next save). It holds model and optimizer (DCP), the loop's state (`loop.pt`: step, tokens
+seen, the sampler position, and the run's identity, which a resuming run must match) and each rank's RNG
+states (`rng_rank<r>.pt`).
+
+A run may resume on another number of ranks: DCP reshards model and optimizer to the new layout, and the
+sampler position is global (`ResumableSampler.load_state_dict`). The identity holds the global batch, not
+the world size, so the steps stay the same. RNG states are restored on the ranks that saved one.
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ def save_checkpoint(folder: Path, step: int, model, optimizer, loop_state: dict,
     barrier(world)
     model_state, optimizer_state = get_state_dict(model, optimizer)
     dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=str(partial))
-    torch.save({**loop_state, "rng": rng_state()}, partial / f"loop_rank{world.rank}.pt")
+    torch.save(rng_state(), partial / f"rng_rank{world.rank}.pt")
+    if world.main:
+        torch.save(loop_state, partial / "loop.pt")
     barrier(world)
     if world.main:
         partial.rename(final)  # the moment the checkpoint exists
@@ -59,17 +65,22 @@ def save_checkpoint(folder: Path, step: int, model, optimizer, loop_state: dict,
     return final
 
 
+def loop_state(path: Path) -> dict:
+    return torch.load(path / "loop.pt", weights_only=False)
+
+
 def load_checkpoint(path: Path, model, optimizer, world: World) -> dict:
-    """Restore model, optimizer and RNG in place; returns the loop state (step, tokens, sampler)."""
+    """Restore model, optimizer and RNG in place, resharded to this world; returns the loop state."""
     model_state, optimizer_state = get_state_dict(model, optimizer)
     state = {"model": model_state, "optimizer": optimizer_state}
     dcp.load(state, checkpoint_id=str(path))
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
-    loop = torch.load(path / f"loop_rank{world.rank}.pt", weights_only=False)
-    torch.set_rng_state(loop["rng"]["torch"])
-    if loop["rng"]["cuda"]:
-        torch.cuda.set_rng_state_all(loop["rng"]["cuda"])
-    return loop
+    if (rng := path / f"rng_rank{world.rank}.pt").exists():
+        saved = torch.load(rng, weights_only=False)
+        torch.set_rng_state(saved["torch"])
+        if saved["cuda"]:
+            torch.cuda.set_rng_state_all(saved["cuda"])
+    return loop_state(path)
 
 
 def barrier(world: World) -> None:

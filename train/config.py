@@ -20,7 +20,19 @@ class DataConfig(Strict):
     train: str = Field(description="a training shard set (RUN_DIR/shards/train)")
     validation: dict[str, str] = Field(default_factory=dict, description="domain -> validation shard set")
     tokenizer_sha256: str | None = Field(None, description="refuse shards made with another tokenizer")
+    tokenizer: str | None = Field(
+        None, description="the tokenizer file the shards were made with (tokenizer.model or tokenizer.json): "
+                          "shards of another tokenizer are refused, and `save_hf` writes it into the HF folder")
     verify_checksums: bool = False
+    document_masking: bool = Field(
+        False, description="attend only within each document of a packed sequence (from the shard index); "
+                           "False: plain causal attention across the whole sequence, as Me-LLaMA trained")
+
+    @model_validator(mode="after")
+    def one_tokenizer_check(self) -> DataConfig:
+        if self.tokenizer and self.tokenizer_sha256:
+            raise ValueError("data: give `tokenizer` (the file, checked by its sha256) or `tokenizer_sha256`, not both")
+        return self
 
 
 class OptimizerConfig(Strict):
@@ -72,8 +84,8 @@ class TrainConfig(Strict):
         return self
 
     def check_shards(self) -> None:
-        """Every shard set it names exists (a folder with manifest.json): checked before a run creates anything,
-        and all missing ones are named at once."""
+        """Every shard set it names exists (a folder with manifest.json), and so does its tokenizer file: checked
+        before a run creates anything, and all missing shard sets are named at once."""
         named = {"data -> train": self.data.train} | {f"data -> validation -> {domain}": path
                                                       for domain, path in self.data.validation.items()}
         missing = [f"{key}: '{path}'" for key, path in named.items() if not (Path(path) / "manifest.json").is_file()]
@@ -81,6 +93,8 @@ class TrainConfig(Strict):
             raise ValueError("no shard set (a folder with manifest.json) at " + "; ".join(missing)
                              + "; build one with `medmix build RECIPE` (it writes RUN_DIR/shards/train and "
                                "RUN_DIR/shards/valid_<domain>)")
+        if self.data.tokenizer and not Path(self.data.tokenizer).is_file():
+            raise ValueError(f"data -> tokenizer: no file at '{self.data.tokenizer}' (the recipe's tokenizer file)")
 
 
 class TrainConfigError(ValueError):

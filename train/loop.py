@@ -12,16 +12,16 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from itertools import chain, repeat
+from itertools import islice
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from medmix.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from medmix.tokenize.tokenizer import Tokenizer
+from medmix.train.checkpoint import latest_checkpoint, load_checkpoint, loop_state, save_checkpoint
 from medmix.train.config import OptimizerConfig, ScheduleConfig, TrainConfig
 from medmix.train.data import PackedSequences, ResumableSampler
-from medmix.train.model import CONFIGS, Llama, load_hf, mfu
+from medmix.train.model import CONFIGS, Llama, hf_tokenizer_files, load_hf, mfu, save_hf
 from medmix.train.parallel import World, all_reduce_mean, init_world, parallelize
 
 
@@ -72,14 +72,15 @@ class Logger:
 
 
 def run_identity(config: TrainConfig, dataset: PackedSequences, world: World) -> dict:
-    """What a checkpoint must share with the run resuming it: model source, data, seed, length, ranks."""
+    """What a checkpoint must share with the run resuming it: model source, data, seed, length, global batch.
+    Not the world size nor the split of the global batch into micro-batches: any layout makes the same steps."""
     return {"model": config.model.model_dump(), "shards": [s["sha256"] for s in dataset.shards.manifest["shards"]],
-            "seed": config.seed, "steps": config.steps, "batch_size": config.batch_size,
-            "grad_accum": config.grad_accum, "world_size": world.size}
+            "seed": config.seed, "steps": config.steps,
+            "global_batch": config.batch_size * config.grad_accum * world.size}
 
 
-def check_identity(checkpoint: Path, identity: dict, world: World) -> None:
-    saved = torch.load(checkpoint / f"loop_rank{world.rank}.pt", weights_only=False).get("identity")
+def check_identity(checkpoint: Path, identity: dict) -> None:
+    saved = loop_state(checkpoint).get("identity")
     if saved != identity:
         changed = sorted(k for k in identity if (saved or {}).get(k) != identity[k])
         raise ValueError(f"{checkpoint} belongs to a run with other settings ({', '.join(changed)}); "
@@ -105,8 +106,17 @@ def build_model(config: TrainConfig) -> Llama:
 
 
 def batches(dataset: PackedSequences, sampler: ResumableSampler, batch_size: int):
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=0, drop_last=True)
-    return chain.from_iterable(repeat(loader))  # epoch after epoch; the sampler keeps the position
+    """(tokens, documents or None) batches, epoch after epoch. Indices are drawn only as each batch is made,
+    so the sampler's position is the data actually trained on (an epoch is whole batches: `multiple`)."""
+    while True:
+        epoch = iter(sampler)
+        while indices := list(islice(epoch, batch_size)):
+            yield dataset.batch(indices)
+
+
+def on_device(batch: tuple[torch.Tensor, torch.Tensor | None], world: World):
+    tokens, documents = batch
+    return tokens.to(world.device), None if documents is None else documents.to(world.device)
 
 
 @torch.no_grad()
@@ -122,9 +132,9 @@ def validation_losses(model, sets: dict[str, PackedSequences], config: TrainConf
         total = torch.zeros(2)
         for start in range(0, len(slots), config.batch_size):
             chunk = slots[start:start + config.batch_size]
-            tokens = torch.stack([dataset[i if i < count else 0] for i in chunk]).to(world.device)
+            tokens, documents = on_device(dataset.batch([i if i < count else 0 for i in chunk]), world)
             real = torch.tensor([i < count for i in chunk], dtype=torch.float32)
-            per_sequence = model.loss(tokens, per_sequence=True).cpu()  # on every rank, even with no real slot
+            per_sequence = model.loss(tokens, documents, per_sequence=True).cpu()  # on every rank
             total += torch.stack([(per_sequence * real).sum(), real.sum()])
         total = all_reduce_mean(total.to(world.device), world)
         if total[1] > 0:
@@ -140,13 +150,21 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
     torch.manual_seed(config.seed)
     run_dir = Path(config.run_dir)
     config.check_shards()
-    dataset = PackedSequences(config.data.train, config.data.tokenizer_sha256, config.data.verify_checksums)
-    validation = {d: PackedSequences(p, config.data.tokenizer_sha256) for d, p in config.data.validation.items()}
+    data = config.data
+    tokenizer_sha256 = Tokenizer(data.tokenizer).sha256 if data.tokenizer else data.tokenizer_sha256
+    dataset = PackedSequences(data.train, tokenizer_sha256, data.verify_checksums, data.document_masking)
+    validation = {d: PackedSequences(p, tokenizer_sha256, documents=data.document_masking)
+                  for d, p in data.validation.items()}
+    manifest = dataset.shards.manifest
+    tokenizer = {"path": data.tokenizer, "sha256": manifest["tokenizer_sha256"], "bos_id": manifest["bos_id"],
+                 "eos_id": manifest["eos_id"]}  # for the HF export and `medmix eval` of a checkpoint
+    hf_tokenizer = hf_tokenizer_files(data.tokenizer, tokenizer["bos_id"], tokenizer["eos_id"]) \
+        if config.save_hf and data.tokenizer else None  # before training, so that a failure costs nothing
     run_dir.mkdir(parents=True, exist_ok=True)  # only once the data is known to be usable
     model = build_model(config).to(world.device)
-    if model.config.vocab_size < dataset.shards.manifest["vocab_size"]:
+    if model.config.vocab_size < manifest["vocab_size"]:
         raise ValueError(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the shards' "
-                         f"({dataset.shards.manifest['vocab_size']})")
+                         f"({manifest['vocab_size']})")
     architecture = model.config
     initial = [p.detach().clone() for p in model.parameters()] if config.l2_to_init else []
     model = parallelize(model, world, config.precision, config.activation_checkpointing, config.compile)
@@ -154,16 +172,16 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
         initial = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.AdamW(parameter_groups(model, config.optimizer), lr=config.optimizer.lr,
                                   betas=config.optimizer.betas)
-    if len(dataset) // world.size < config.batch_size:
-        raise ValueError(f"{config.data.train}: {len(dataset)} sequences cannot fill a batch of {config.batch_size} "
-                         f"on each of {world.size} ranks")
+    if len(dataset) // world.size < config.batch_size * config.grad_accum:
+        raise ValueError(f"{data.train}: {len(dataset)} sequences cannot fill a batch of {config.batch_size} "
+                         f"x {config.grad_accum} on each of {world.size} ranks")
     sampler = ResumableSampler(len(dataset), world.rank, world.size, config.seed,
                                multiple=config.batch_size * config.grad_accum)
     step, tokens_seen = 0, 0
     checkpoints = run_dir / "checkpoints"
     identity = run_identity(config, dataset, world)
     if (latest := latest_checkpoint(checkpoints)) is not None:
-        check_identity(latest, identity, world)
+        check_identity(latest, identity)
         loop = load_checkpoint(latest, model, optimizer, world)
         step, tokens_seen = loop["step"], loop["tokens"]
         sampler.load_state_dict(loop["sampler"])
@@ -183,9 +201,9 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
             group["lr"] = lr
         total = torch.zeros((), device=world.device)
         for _ in range(config.grad_accum):
-            tokens = next(stream).to(world.device)
+            tokens, documents = on_device(next(stream), world)
             with autocast:
-                loss = model.loss(tokens) / config.grad_accum
+                loss = model.loss(tokens, documents) / config.grad_accum
             loss.backward()
             total += loss.detach()
         with torch.no_grad():  # the L2 anchor's gradient, lambda (w - w0), added where both are sharded alike
@@ -211,24 +229,24 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
         records.append(record)
         if step % config.checkpoint_every == 0 or step == config.steps:
             save_checkpoint(checkpoints, step, model, optimizer,
-                            {"step": step, "tokens": tokens_seen, "sampler": sampler.state_dict(), "identity": identity},
-                            world, config.keep_checkpoints)
+                            {"step": step, "tokens": tokens_seen, "sampler": sampler.state_dict(), "identity": identity,
+                             "tokenizer": tokenizer}, world, config.keep_checkpoints)
     if config.save_hf:
-        export_hf(model, architecture, run_dir / "hf", world)
+        export_hf(model, architecture, run_dir / "hf", world, tokenizer, hf_tokenizer)
     return records
 
 
-def export_hf(model, architecture, folder: Path, world: World) -> None:
-    """The final weights as a HF checkpoint; under FSDP every rank helps gather them and rank 0 writes."""
+def export_hf(model, architecture, folder: Path, world: World, tokenizer: dict,
+              hf_tokenizer: dict[str, bytes] | None) -> None:
+    """The final weights as a HF checkpoint, with the shards' BOS/EOS ids and, given `data.tokenizer`, the
+    tokenizer; under FSDP every rank helps gather the weights and rank 0 writes."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    from medmix.train.model import save_hf
 
     state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if world.main:
         plain = Llama(architecture)
         plain.load_state_dict(state)
-        save_hf(plain, folder)
+        save_hf(plain, folder, tokenizer["bos_id"], tokenizer["eos_id"], hf_tokenizer)
 
 
 def main(config_path: str) -> None:

@@ -67,6 +67,7 @@ class RMSNorm(nn.Module):
 
 
 def rotary_tables(config: LlamaConfig, seq_len: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every position's rotation angles, (seq_len, head_dim)."""
     inv_freq = 1.0 / config.rope_theta ** (torch.arange(0, config.head_dim, 2, device=device).float() / config.head_dim)
     angles = torch.outer(torch.arange(seq_len, device=device).float(), inv_freq)
     angles = torch.cat([angles, angles], dim=-1)
@@ -92,7 +93,7 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(config.dim, config.n_kv_heads * head, bias=False)
         self.o_proj = nn.Linear(config.n_heads * head, config.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         batch, seq, _ = x.shape
         c = self.config
         q = self.q_proj(x).view(batch, seq, c.n_heads, c.head_dim).transpose(1, 2)
@@ -102,7 +103,7 @@ class Attention(nn.Module):
         if c.n_kv_heads != c.n_heads:  # grouped-query attention: each k/v head serves n_heads / n_kv_heads
             k = k.repeat_interleave(c.n_heads // c.n_kv_heads, dim=1)
             v = v.repeat_interleave(c.n_heads // c.n_kv_heads, dim=1)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, -1))
 
 
@@ -125,8 +126,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.dim, config.norm_eps)
         self.mlp = FeedForward(config)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -150,19 +151,37 @@ class Llama(nn.Module):
                 with torch.no_grad():
                     parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.02)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        cos, sin = rotary_tables(self.config, tokens.shape[1], tokens.device)
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for (batch, seq) tokens. Plain causal attention by default; `mask` (batch, 1, seq, seq), True
+        where a query may attend to a key, replaces it. `positions` (batch, seq) are the rotary positions when
+        they are not 0, 1, 2, ... (several continuations of one prefix packed side by side, as evaluation does)."""
+        length = tokens.shape[1] if positions is None else int(positions.max()) + 1
+        cos, sin = rotary_tables(self.config, length, tokens.device)
+        if positions is not None:
+            cos, sin = cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)  # broadcast over heads
         x = self.model["embed_tokens"](tokens)
         for block in self.model["layers"]:
-            x = block(x, cos, sin)
+            x = block(x, cos, sin, mask)
         return self.lm_head(self.model["norm"](x))
 
-    def loss(self, tokens: torch.Tensor, per_sequence: bool = False) -> torch.Tensor:
-        """Next-token cross-entropy over a batch of packed sequences (or one mean per sequence)."""
-        logits = self(tokens[:, :-1])
+    def loss(self, tokens: torch.Tensor, documents: torch.Tensor | None = None,
+             per_sequence: bool = False) -> torch.Tensor:
+        """Next-token cross-entropy over a batch of packed sequences (or one mean per sequence). With `documents`
+        (a document number per token), each token attends only to earlier tokens of its own document."""
+        mask = None if documents is None else document_causal_mask(documents[:, :-1])
+        logits = self(tokens[:, :-1], mask)
         losses = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1),
                                  reduction="none").view(tokens.shape[0], -1)
         return losses.mean(dim=1) if per_sequence else losses.mean()
+
+
+def document_causal_mask(documents: torch.Tensor) -> torch.Tensor:
+    """(batch, 1, seq, seq), True where token i may attend to token j: j <= i and both in one document.
+    Rotary embeddings depend only on the distance between positions, so positions need not restart at each
+    document: a document's logits are those it would have alone (to rounding)."""
+    causal = torch.ones(documents.shape[1], documents.shape[1], dtype=torch.bool, device=documents.device).tril()
+    return ((documents[:, :, None] == documents[:, None, :]) & causal).unsqueeze(1)
 
 
 # ------------------------------------------------------------------------------------- HF checkpoints
@@ -188,14 +207,53 @@ def config_from_hf(hf: dict) -> LlamaConfig:
                        norm_eps=hf.get("rms_norm_eps", 1e-5), rope_theta=rope_theta_from_hf(hf))
 
 
-def hf_config(config: LlamaConfig) -> dict:
+def hf_config(config: LlamaConfig, bos_id: int | None = None, eos_id: int | None = None) -> dict:
+    """config.json for `LlamaForCausalLM`; `bos_id` and `eos_id` are the tokenizer's, as the shards' manifest
+    records them (None when the documents were packed without them)."""
     return {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": config.vocab_size,
             "hidden_size": config.dim, "num_hidden_layers": config.n_layers,
             "num_attention_heads": config.n_heads, "num_key_value_heads": config.n_kv_heads,
             "intermediate_size": config.hidden_dim, "max_position_embeddings": config.max_seq_len,
             "rms_norm_eps": config.norm_eps, "rope_theta": config.rope_theta,
             "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta}, "hidden_act": "silu",
-            "tie_word_embeddings": False, "torch_dtype": "float32", "bos_token_id": 1, "eos_token_id": 2}
+            "tie_word_embeddings": False, "torch_dtype": "float32", "bos_token_id": bos_id, "eos_token_id": eos_id}
+
+
+def hf_tokenizer_files(path: str | Path, bos_id: int | None, eos_id: int | None) -> dict[str, bytes]:
+    """The files that let `AutoTokenizer.from_pretrained` load the tokenizer the shards were made with, giving
+    the ids training saw. A SentencePiece `.model` becomes the `tokenizer.json` the tokenize phase's fast
+    encoder uses (sentencepiece's ids exactly), kept beside the `.model` for tools that read that; a
+    `tokenizer.json` is copied. `<s>` is prepended when the shards' documents begin with it, and, as in training,
+    a literal "<s>" in text stays text (`split_special_tokens`). Built before training starts, so a tokenizer
+    that cannot be exported fails the run at once rather than after its last step."""
+    from medmix.tokenize.encoders import sentencepiece_tokenizer_json
+
+    raw = Path(path).read_bytes()
+    if Path(path).suffix == ".json":
+        from tokenizers import Tokenizer
+
+        piece = Tokenizer.from_str(raw.decode()).id_to_token
+        files, settings = {"tokenizer.json": raw}, {}
+    else:
+        import sentencepiece
+
+        piece = sentencepiece.SentencePieceProcessor(model_proto=raw).id_to_piece
+        converted = json.loads(sentencepiece_tokenizer_json(raw))
+        if bos_id is not None:
+            bos = piece(bos_id)
+            converted["post_processor"] = {
+                "type": "TemplateProcessing", "single": [{"SpecialToken": {"id": bos, "type_id": 0}},
+                                                         {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                         {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {bos: {"id": bos, "ids": [bos_id], "tokens": [bos]}}}
+        files = {"tokenizer.model": raw, "tokenizer.json": json.dumps(converted, ensure_ascii=False).encode()}
+        settings = {"split_special_tokens": True}
+    special = {name: piece(token_id) for name, token_id in (("bos_token", bos_id), ("eos_token", eos_id))
+               if token_id is not None}
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", **special, "clean_up_tokenization_spaces": False,
+              **settings}
+    return files | {"tokenizer_config.json": json.dumps(config, indent=1).encode()}
 
 
 def load_hf(folder: str | Path, dtype: torch.dtype = torch.float32) -> Llama:
@@ -217,13 +275,17 @@ def load_hf(folder: str | Path, dtype: torch.dtype = torch.float32) -> Llama:
     return model.to(dtype)
 
 
-def save_hf(model: Llama, folder: str | Path, max_shard_bytes: int = 5 << 30) -> None:
-    """Write config.json and safetensors shards (with an index when there is more than one)."""
+def save_hf(model: Llama, folder: str | Path, bos_id: int | None = None, eos_id: int | None = None,
+            tokenizer: dict[str, bytes] | None = None, max_shard_bytes: int = 5 << 30) -> None:
+    """Write config.json, safetensors shards (with an index when there is more than one) and the tokenizer's
+    files (`hf_tokenizer_files`): a folder transformers loads whole."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(hf_config(model.config), indent=1))
+    (folder / "config.json").write_text(json.dumps(hf_config(model.config, bos_id, eos_id), indent=1))
+    for name, content in (tokenizer or {}).items():
+        (folder / name).write_bytes(content)
     shards, current, size = [], {}, 0
     for name, tensor in model.state_dict().items():
         nbytes = tensor.numel() * tensor.element_size()
