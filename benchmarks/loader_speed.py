@@ -74,7 +74,7 @@ class Run:
 
 def build_shard_set(folder: Path, shards: int, sequences: int, seq_len: int, seed: int = 0) -> Path:
     """A synthetic shard set: random uint16 tokens, one index row per sequence, a real manifest."""
-    from medmix.tokenize.shards import INDEX_DTYPE, write_manifest, write_shard
+    from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 
     rng = np.random.default_rng(seed)
     entries = []
@@ -85,8 +85,8 @@ def build_shard_set(folder: Path, shards: int, sequences: int, seq_len: int, see
         index["length"] = seq_len
         index["source"] = (np.arange(sequences) + number) % len(SOURCES)
         entries.append(write_shard(folder, number, tokens, index, SOURCES))
-    header = {"split": "train", "dtype": "<u2", "seq_len": seq_len, "vocab_size": 32000, "tokenizer_sha256": "0" * 64,
-              "bos_id": 1, "eos_id": 2, "sources": SOURCES, "seed": seed}
+    header = ManifestHeader(split="train", dtype="<u2", seq_len=seq_len, vocab_size=32000, tokenizer_sha256="0" * 64,
+                            bos_id=1, eos_id=2, sources=SOURCES, seed=seed, encoder="none: random tokens")
     write_manifest(folder, header, entries)
     return folder
 

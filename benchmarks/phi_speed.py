@@ -103,8 +103,8 @@ def long_text(notes) -> str:
 
 def presidio_engine():
     """Stock presidio; returns `find(text) -> list[Span]` (every entity type presidio reports)."""
-    from medmix.corpus.phi.gold import Span
     from medmix.corpus.phi.presidio_offline import stock_analyzer
+    from medmix.corpus.phi.spans import Span
 
     analyzer = stock_analyzer()
 

@@ -34,7 +34,7 @@ What it measures
   [JsonlReader, TokenizeDocuments] (N tasks), [PlanMix] (1), [PackShards] (N), [WriteManifests] (1), with
   seq_len 4096, BOS and EOS per document, no validation split, and a target far above the tokens there are
   with `max_repeats: 1.0` and `on_shortfall: warn`, so every document goes in exactly once. Timed end to
-  end, and per phase. The reader is `medmix.corpus.steps.StageInput`, as `medmix build` uses (datatrove's
+  end, and per phase. The reader is `medmix.corpus.stages.base.StageInput`, as `medmix build` uses (datatrove's
   `JsonlReader`, tolerant of an empty previous stage).
 - Fixed costs: one `LocalPipelineExecutor` run with N tasks and nothing to do, timed alone. datatrove's
   run pays it once, medmix's twice (tokenize, pack); its 1-task phases run in this process. With tens of
@@ -73,7 +73,7 @@ from pathlib import Path  # noqa: E402
 
 from interleave import interleaved  # noqa: E402  (benchmarks/interleave.py)
 
-from medmix.corpus.stderr import stderr_to  # noqa: E402
+from medmix.corpus.executors import stderr_to  # noqa: E402
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TOKENIZER = Path("tokenizers") / "llama2" / "tokenizer.model"
@@ -297,11 +297,12 @@ def time_datatrove(inputs: Path, json_path: Path, work: Path, workers: int) -> R
 # ---------------------------------------------------------------------------------------------- (c) medmix
 
 def medmix_settings(run_dir: Path, model_path: Path, sources: tuple[str, ...]):
+    from medmix.rundir import RunDir
     from medmix.tokenize.steps import ShardSettings
 
     domains = {source: DOMAINS[source] for source in sources}
     return ShardSettings(
-        run_dir=run_dir, tokenizer_path=str(model_path), seq_len=SEQ_LEN, sequences_per_shard=8192, bos=True,
+        run=RunDir(run_dir), tokenizer_path=str(model_path), seq_len=SEQ_LEN, sequences_per_shard=8192, bos=True,
         eos=True, seed=0, validation_fraction=0.0, total_tokens=10**15,
         shares={domain: 1.0 for domain in sorted(set(domains.values()))}, max_repeats=1.0, on_shortfall="warn",
         sources=sources, domains=domains)
@@ -330,8 +331,8 @@ def time_medmix(inputs: Path, model_path: Path, work: Path, workers: int, source
             start = time.perf_counter()
             run_executor(pipeline(), tasks, workers, work / "logs" / name)
             seconds[name] = time.perf_counter() - start
-    tokens = sum(p.stat().st_size for p in settings.tokens_dir.glob("*.bin")) // 2
-    manifest = settings.shards_dir / "train" / "manifest.json"
+    tokens = sum(p.stat().st_size for p in settings.run.tokens.glob("*.bin")) // 2
+    manifest = settings.run.shards / "train" / "manifest.json"
     packed = json.loads(manifest.read_text())["tokens"] if manifest.exists() else 0
     return Run("medmix tokenize + pack", sum(seconds.values()), tokens, seconds, packed)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from medmix.corpus.accounting import check_accounts, read_ledger, removal_reasons, stage_summary
+from medmix.corpus.ledger import check_accounts, read_ledger, removal_reasons, stage_summary
+from medmix.rundir import RunDir
 
 TOLERANCE_PP = 0.5  # realized share must be within this many percentage points of the target
 
@@ -30,25 +31,23 @@ def realized_tokens(shard_folder: Path) -> dict[str, int]:
     return {source: int(count) for source, count in zip(manifest["sources"], totals)}
 
 
-def share_rows(recipe: dict, realized: dict[str, int]) -> list[dict]:
-    """Target against realized share for each key of `mix.shares` (a domain or a source)."""
-    shares = recipe["mix"]["shares"]
-    domain_of = {s["name"]: s["domain"] for s in recipe["sources"]}
-    total, scale = sum(realized.values()), sum(shares.values())
+def share_rows(targets: list[dict], realized: dict[str, int]) -> list[dict]:
+    """Target against realized share for each key of `mix.shares` (a domain or a source), the targets as
+    the mix plan recorded them."""
+    total = sum(realized.values())
     rows = []
-    for key, share in shares.items():
-        members = [key] if key in domain_of else [s for s, d in domain_of.items() if d == key and s not in shares]
-        tokens = sum(realized.get(s, 0) for s in members)
-        target, actual = 100 * share / scale, 100 * tokens / total if total else 0.0
-        rows.append({"key": key, "target_pct": round(target, 3), "realized_pct": round(actual, 3),
-                     "delta_pp": round(actual - target, 3), "tokens": tokens,
-                     "within_tolerance": abs(actual - target) <= TOLERANCE_PP})
+    for target in targets:
+        tokens = sum(realized.get(s, 0) for s in target["sources"])
+        wanted, actual = 100 * target["share"], 100 * tokens / total if total else 0.0
+        rows.append({"key": target["key"], "target_pct": round(wanted, 3), "realized_pct": round(actual, 3),
+                     "delta_pp": round(actual - wanted, 3), "tokens": tokens,
+                     "within_tolerance": abs(actual - wanted) <= TOLERANCE_PP})
     return rows
 
 
-def token_rows(run_dir: Path, realized: dict[str, int], plan: dict) -> list[dict]:
+def token_rows(run: RunDir, realized: dict[str, int], plan: dict) -> list[dict]:
     """Per source: documents and tokens after cleaning (train and validation), passes planned, tokens shipped."""
-    docs = pl.read_parquet(run_dir / "tokens" / "*.docs.parquet")
+    docs = pl.read_parquet(run.tokens / "*.docs.parquet")
     counts = docs.group_by("source", "split").agg(pl.len().alias("docs"), pl.col("length").sum().alias("tokens"))
     by = {(r["source"], r["split"]): r for r in counts.iter_rows(named=True)}
     rows = []
@@ -64,31 +63,40 @@ def token_rows(run_dir: Path, realized: dict[str, int], plan: dict) -> list[dict
     return rows
 
 
-def phi_rows(run_dir: Path) -> list[dict]:
-    files = sorted(run_dir.glob("stages/*/phi_counts/*.parquet"))
+def phi_rows(run: RunDir) -> list[dict]:
+    files = run.phi_count_files()
     if not files:
         return []
     counts = pl.concat([pl.read_parquet(f) for f in files]).group_by("source", "label").agg(pl.col("spans").sum())
     return counts.sort("source", "label").to_dicts()
 
 
-def audit(run_dir: str | Path) -> dict:
-    run_dir = Path(run_dir)
-    recipe = json.loads((run_dir / "recipe.json").read_text())
-    ledger = read_ledger(run_dir)
-    report = {"run_dir": str(run_dir), "tolerance_pp": TOLERANCE_PP,
+def audit(run_dir: str | Path | RunDir) -> dict:
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    ledger = read_ledger(run)
+    report = {"run_dir": str(run), "tolerance_pp": TOLERANCE_PP,
               "stages": stage_summary(ledger).to_dicts(), "removals": removal_reasons(ledger).to_dicts(),
-              "accounting_problems": check_accounts(run_dir), "phi": phi_rows(run_dir)}
-    plan_path = run_dir / "mix" / "plan.json"
-    if plan_path.exists() and (run_dir / "shards" / "train" / "manifest.json").exists():
-        plan = json.loads(plan_path.read_text())
-        realized = realized_tokens(run_dir / "shards" / "train")
-        report["shares"] = share_rows(recipe, realized)
-        report["tokens"] = token_rows(run_dir, realized, plan)
+              "accounting_problems": check_accounts(run), "phi": phi_rows(run)}
+    train = run.shard_set("train")
+    if run.plan.exists() and (train / "manifest.json").exists():
+        plan = json.loads(run.plan.read_text())
+        realized = realized_tokens(train)
+        report["shares"] = share_rows(plan["targets"], realized)
+        report["tokens"] = token_rows(run, realized, plan)
         report["mix_warnings"] = plan["warnings"]
-        report["validation"] = {folder.name: sum(realized_tokens(folder).values())
-                                for folder in sorted((run_dir / "shards").glob("valid_*"))}
+        report["validation"] = {folder.name: sum(realized_tokens(folder).values()) for folder in run.validation_sets()}
     return report
+
+
+def failures(report: dict) -> list[str]:
+    """Why the audit fails, one line each; empty when it passes: every share within tolerance of its
+    target and the books balanced."""
+    off = [f"{row['key']} {row['realized_pct']:.2f}% against {row['target_pct']:.2f}%"
+           for row in report.get("shares", []) if not row["within_tolerance"]]
+    problems = [f"shares off target by more than {report['tolerance_pp']} pp: {', '.join(off)}"] if off else []
+    if report["accounting_problems"]:
+        problems.append(f"{len(report['accounting_problems'])} accounting problems")
+    return problems
 
 
 def _table(rows: list[dict]) -> str:

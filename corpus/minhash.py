@@ -95,7 +95,7 @@ class MinHasher:
     """`num_perm` R-MinHash permutations (rensa) of medmix's 64-bit shingle hashes, keeping the minimum of each.
 
     Signatures are uint32; two documents' share of equal signature values estimates their Jaccard
-    similarity over shingle sets. Why R-MinHash: issue 13 measured a mean absolute error of 0.020 against
+    similarity over shingle sets. Why R-MinHash: we measured a mean absolute error of 0.020 against
     exact Jaccard on 2,000 real pairs at 128 permutations (medmix's former numpy multiply-shift kernel: 0.024)
     at 1.7x the speed; rensa's faster "rho" sketch erred by 0.17, unusable for LSH.
     """

@@ -1,6 +1,6 @@
 """Pipeline blocks in datatrove's style: small classes, one concern each, composed in a list.
 
-Every medmix block keeps books (see `accounting`): a document that enters leaves kept or removed with a
+Every medmix block keeps books (see `medmix.corpus.books`): a document that enters leaves kept or removed with a
 reason, and removed documents are quarantined, not dropped.
 """
 
@@ -11,16 +11,12 @@ from pathlib import Path
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from medmix.corpus.accounting import Books, Removal
+from medmix.corpus.books import Books, Removal, StageError
 
 
 def document_record(doc: Document) -> dict:
     """The JSON form of a document, as written to quarantine files."""
     return {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
-
-
-class StageError(RuntimeError):
-    """A failure of the whole task, not of one document: `DocumentStep` lets it through."""
 
 
 class AccountedStep(PipelineStep):
@@ -35,6 +31,18 @@ class AccountedStep(PipelineStep):
 
     def open_books(self, rank: int) -> Books:
         return Books(self.stage_dir, self.stage, self.slug, rank)
+
+    def settle(self, books: Books, source: str, chars_in: int, result: Document | Removal,
+               quarantined: dict | None) -> Document | None:
+        """Book one document that entered this step `chars_in` long: kept (returned, to pass on) or removed
+        with its reason, its `quarantined` record going to the quarantine file."""
+        books.incoming(source, chars_in)
+        if isinstance(result, Removal):
+            books.removed(source, result, quarantined, chars_in)
+            return None
+        books.kept(source, len(result.text), chars_in)
+        self.update_doc_stats(result)
+        return result
 
 
 class DocumentStep(AccountedStep):
@@ -59,8 +67,6 @@ class DocumentStep(AccountedStep):
         for doc in data or ():
             source = doc.metadata.get("source", "")
             original = doc.text  # steps may edit in place; the quarantine keeps what came in
-            chars_in = len(original)
-            books.incoming(source, chars_in)
             try:
                 with self.track_time():
                     result = self.process(doc)
@@ -70,10 +76,7 @@ class DocumentStep(AccountedStep):
                 result = Removal(f"error:{type(error).__name__}", f"{self.slug} failed on this document")
             if isinstance(result, Document) and not result.text.strip():
                 result = Removal("empty_text", f"nothing left after {self.slug}")
-            if isinstance(result, Removal):
-                books.removed(source, result, document_record(doc) | {"text": original}, chars_in)
-                continue
-            books.kept(source, len(result.text), chars_in)
-            self.update_doc_stats(result)
-            yield result
+            quarantined = document_record(doc) | {"text": original} if isinstance(result, Removal) else None
+            if (kept := self.settle(books, source, len(original), result, quarantined)) is not None:
+                yield kept
         books.close()

@@ -54,10 +54,17 @@ class BenchmarkItem:
     long_answer: str = ""
 
     @property
+    def named_segments(self) -> list[tuple[str, str]]:
+        """The texts a corpus document could reproduce, each with its name: the question, each option, each
+        context and the long answer (empty ones left out)."""
+        named = [("question", self.question), *((f"option {label}", text) for label, text in self.options.items()),
+                 *((f"context {number}", text) for number, text in enumerate(self.contexts, start=1)),
+                 ("long answer", self.long_answer)]
+        return [(name, text) for name, text in named if text]
+
+    @property
     def segments(self) -> list[str]:
-        """The texts a corpus document could reproduce, question first: the question, each option, each context
-        and the long answer (empty ones left out)."""
-        return [self.question, *(text for text in (*self.options.values(), *self.contexts, self.long_answer) if text)]
+        return [text for _, text in self.named_segments]
 
 
 def load_items(spec: BenchmarkSet) -> Iterator[BenchmarkItem]:

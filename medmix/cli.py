@@ -69,26 +69,26 @@ def validate(
                   f"executor {loaded.executor.kind}")
 
 
-def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None) -> Path:
+def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None):
     from medmix.corpus.build import BuildError, build
+    from medmix.rundir import RunDir
 
     try:
         recipe = load_recipe(recipe_path, output_dir=absolute(output_dir), data_root=absolute(data_root))
-        run_dir = Path(recipe.output_dir)
+        run = RunDir(Path(recipe.output_dir))
         with stage_progress() as progress:
-            build(recipe, run_dir, progress)
+            build(recipe, run, progress)
     except (RecipeError, BuildError) as error:
         fail(str(error))
     if recipe.executor.kind == "slurm":
-        console.print(f"submitted to Slurm; follow it with [bold]medmix status {run_dir}[/]")
-    return run_dir
+        console.print(f"submitted to Slurm; follow it with [bold]medmix status {run}[/]")
+    return run
 
 
 @app.command("build")
 def build_command(recipe: RecipeArg, output_dir: OutputOpt = None, data_root: DataRootOpt = None) -> None:
     """Build the corpus a recipe describes. Re-running resumes: finished tasks are skipped."""
-    run_dir = run_build(recipe, output_dir, data_root)
-    show_status(run_dir)
+    show_status(run_build(recipe, output_dir, data_root))
 
 
 def compact(number: int) -> str:
@@ -99,20 +99,28 @@ def compact(number: int) -> str:
     return str(number)
 
 
-def show_status(run_dir: Path) -> None:
-    from medmix.corpus.accounting import check_accounts, read_ledger, removal_reasons, stage_summary
-    from medmix.corpus.build import completed_tasks, stage_dirs
+def run_dir_of(path: Path):
+    """The run directory at `path`, or a one-line error that says where one is."""
+    from medmix.rundir import RunDir
 
-    stages = Table(title=f"{run_dir}: stages", title_justify="left")
-    for column in ("stage", "tasks done per phase", "kept files"):
+    run = RunDir(path)
+    if run.is_run():
+        return run
+    hint = f"; did you mean {path / 'build'} (where `medmix demo` builds)?" if RunDir(path / "build").is_run() else ""
+    fail(f"{path} is not a medmix run directory (no recipe.json){hint}")
+
+
+def show_status(run) -> None:
+    from medmix.corpus.ledger import check_accounts, read_ledger, removal_reasons, stage_summary
+
+    stages = Table(title=f"{run}: stages", title_justify="left")
+    for column in ("stage", "tasks done per phase"):
         stages.add_column(column)
-    for directory in stage_dirs(run_dir):
-        phases = sorted(p for p in (run_dir / "logs" / directory.name).glob("*") if p.is_dir())
-        done = ", ".join(f"{p.name} {completed_tasks(p)}" for p in phases)
-        stages.add_row(directory.name, done, str(len(list((directory / "kept").glob("*.jsonl.gz")))))
+    for stage, phases in run.phase_progress():
+        stages.add_row(stage, ", ".join(f"{phase} {done}" for phase, done in phases))
     console.print(stages)
 
-    ledger = read_ledger(run_dir)
+    ledger = read_ledger(run)
     accounts = Table(title="documents (characters) per stage and source", title_justify="left")
     accounts.add_column("stage", no_wrap=True)
     outcomes = ("in", "kept", "removed", "edited")
@@ -129,16 +137,14 @@ def show_status(run_dir: Path) -> None:
     for row in removal_reasons(ledger).iter_rows(named=True):
         reasons.add_row(row["stage_dir"], row["source"], row["reason"], f"{row['docs']:,}")
     console.print(reasons)
-    for problem in check_accounts(run_dir):
+    for problem in check_accounts(run):
         console.print(f"[bold red]accounts do not add up:[/] {problem}")
 
 
 @app.command()
 def status(run_dir: Annotated[Path, typer.Argument(help="a build's output_dir")]) -> None:
     """Show a run's stages, task progress, and where every document went."""
-    if not (run_dir / "recipe.json").exists():
-        fail(f"{run_dir} is not a medmix run directory (no recipe.json)")
-    show_status(run_dir)
+    show_status(run_dir_of(run_dir))
 
 
 @app.command()
@@ -159,22 +165,12 @@ def demo(
     counts = write_demo_inputs(inputs)
     console.print(f"generated demo inputs in {inputs}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     recipe_path = recipe or Path(str(resources.files("medmix.recipes") / "demo.yaml"))
-    run_build(recipe_path, run_dir / "build", inputs)
-    audit(run_dir / "build", json_out=run_dir / "audit.json", html_out=run_dir / "audit.html")
-    console.print(f"shards in {run_dir / 'build' / 'shards'}; audit report in {run_dir / 'audit.html'}")
-    run_training(demo_train_config(run_dir))
+    from medmix.train.experiment import demo_train_config
 
-
-def demo_train_config(run_dir: Path):
-    """A short run of the tiny model on the demo shards, with the forgetting curves' validation sets."""
-    from medmix.train.config import TrainConfig
-
-    shards = (run_dir / "build" / "shards").resolve()
-    return TrainConfig.model_validate({
-        "run_dir": str((run_dir / "train").resolve()), "model": {"size": "tiny"}, "steps": 30, "batch_size": 4,
-        "optimizer": {"lr": 3e-3}, "eval_every": 10, "eval_sequences": 8, "checkpoint_every": 10,
-        "data": {"train": str(shards / "train"),
-                 "validation": {p.name.removeprefix("valid_"): str(p) for p in sorted(shards.glob("valid_*"))}}})
+    run = run_build(recipe_path, run_dir / "build", inputs)
+    audit(run.root, json_out=run_dir / "audit.json", html_out=run_dir / "audit.html")
+    console.print(f"shards in {run.shards}; audit report in {run_dir / 'audit.html'}")
+    run_training(demo_train_config(run, run_dir / "train"))
 
 
 def run_training(config) -> None:
@@ -246,12 +242,11 @@ def audit(
     import json
 
     from medmix.corpus.audit import audit as run_audit
-    from medmix.corpus.audit import html_report
+    from medmix.corpus.audit import failures, html_report
 
-    if not (run_dir / "recipe.json").exists():
-        fail(f"{run_dir} is not a medmix run directory (no recipe.json)")
-    report = run_audit(run_dir)
-    show_status(run_dir)
+    run = run_dir_of(run_dir)
+    report = run_audit(run)
+    show_status(run)
     if "shares" not in report:
         console.print("[yellow]no training shards yet: the mix part of the audit needs a finished build[/]")
     else:
@@ -281,10 +276,8 @@ def audit(
         json_out.write_text(json.dumps(report, indent=1, default=str))
     if html_out:
         html_out.write_text(html_report(report))
-    off = [row["key"] for row in report.get("shares", []) if not row["within_tolerance"]]
-    if off or report["accounting_problems"]:
-        console.print(f"[bold red]audit failed:[/] shares off target: {off}; "
-                      f"accounting problems: {len(report['accounting_problems'])}")
+    if problems := failures(report):
+        console.print(f"[bold red]audit failed:[/] {'; '.join(problems)}")
         raise typer.Exit(1)
 
 
@@ -334,8 +327,8 @@ def scrub(
     from rich.progress import DownloadColumn
 
     from medmix.corpus.phi.files import scrub_jsonl
+    from medmix.corpus.phi.redactor import Redactor
     from medmix.corpus.phi.replace import SecretError, Surrogates, read_secret
-    from medmix.corpus.phi.step import Redactor
 
     if not source.is_file():
         fail(f"{source}: no such file")

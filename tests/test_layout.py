@@ -23,3 +23,11 @@ def test_medmix_subpackages_import_from_the_repo_root():
     # `python -m medmix...` started in the repo root imports ./medmix, which must still find its siblings
     out = run_in_repo_root("import medmix.corpus.build, medmix.tokenize, medmix.train; print('ok')")
     assert out == "ok"
+
+
+def test_only_the_mapped_folders_import_as_medmix_subpackages():
+    # the checkout's other folders (tests, build, docs) must not become medmix.tests, medmix.build, ...
+    out = run_in_repo_root(
+        "import importlib.util as u; print([n for n in ('medmix.tests', 'medmix.build', 'medmix.docs', 'medmix.corpus',"
+        " 'medmix.tokenize', 'medmix.train', 'medmix.recipes') if u.find_spec(n)])")
+    assert out == "['medmix.corpus', 'medmix.tokenize', 'medmix.train', 'medmix.recipes']"

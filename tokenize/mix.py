@@ -33,15 +33,27 @@ class SourcePlan:
         return asdict(self)
 
 
-def source_targets(available: dict[str, int], domains: dict[str, str], shares: dict[str, float],
-                   total_tokens: int) -> dict[str, float]:
-    """Target tokens per source; `shares` keys are source names or domains, on any positive scale."""
+def share_targets(domains: dict[str, str], shares: dict[str, float]) -> list[dict]:
+    """Each key of `mix.shares` (a source or a domain, shares on any positive scale): its share of the
+    training tokens as a fraction, and the sources it stands for (a domain's sources without a share of
+    their own). Written to the mix plan, where the audit reads its targets."""
     scale = sum(shares.values())
-    targets = {source: 0.0 for source in available}
+    targets = []
     for key, share in shares.items():
-        members = [key] if key in available else [s for s in available if domains[s] == key and s not in shares]
+        members = [key] if key in domains else [s for s in domains if domains[s] == key and s not in shares]
         if not members:
             raise MixError(f"mix.shares: '{key}' names no source of its own (each of its sources has its own share)")
+        targets.append({"key": key, "share": share / scale, "sources": members})
+    return targets
+
+
+def source_targets(available: dict[str, int], domains: dict[str, str], shares: dict[str, float],
+                   total_tokens: int) -> dict[str, float]:
+    """Target tokens per source: each share's tokens split among its sources in proportion to their tokens."""
+    scale = sum(shares.values())
+    targets = {source: 0.0 for source in available}
+    for target in share_targets(domains, shares):
+        share, members = shares[target["key"]], target["sources"]
         pool = sum(available[s] for s in members)
         for source in members:
             weight = available[source] / pool if pool else 1 / len(members)
@@ -56,11 +68,15 @@ def plan_sources(available: dict[str, int], domains: dict[str, str], shares: dic
         have = available[source]
         factor = target / have if have else (math.inf if target else 0.0)
         plan = SourcePlan(source, domains[source], have, target, factor)
+        if not have and target:
+            raise MixError(f"source '{source}' has no tokens left after cleaning, so its target of {target:,.0f} "
+                           "tokens cannot be met by any number of passes; see `medmix status` for where its "
+                           "documents went, or give it no share in mix.shares")
         if factor > max_repeats:
             message = (f"source '{source}' has {have:,} tokens after cleaning; its target of {target:,.0f} tokens "
                        f"needs {factor:.2f} passes, more than mix.max_repeats = {max_repeats}. Lower "
                        "mix.total_tokens, raise mix.max_repeats, or set mix.on_shortfall: warn")
-            if on_shortfall == "error" or not have:
+            if on_shortfall == "error":
                 raise MixError(message)
             warnings.append(message + f"; capped at {max_repeats} passes")
             plan.factor, plan.capped = max_repeats, True

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from medmix.io import atomic_path, file_sha256, write_json
 
 FORMAT = "medmix-shards"
 VERSION = 1
@@ -39,12 +41,20 @@ def shard_name(number: int) -> str:
     return f"shard_{number:05d}"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class ManifestHeader:
+    """What a manifest says of its whole shard set; `write_manifest` adds the totals and the shard list."""
+
+    split: str  # "train" or "valid_<domain>"
+    dtype: str  # numpy's name of the token dtype: "<u2" or "<u4"
+    seq_len: int
+    vocab_size: int
+    tokenizer_sha256: str
+    bos_id: int | None  # None when documents were encoded without <s>
+    eos_id: int | None
+    sources: list[str]  # recipe order: the numbers in each index's `source` field
+    seed: int
+    encoder: str  # the encoder that produced the ids
 
 
 def write_shard(folder: Path, number: int, tokens: np.ndarray, index: np.ndarray, sources: list[str]) -> dict:
@@ -52,30 +62,28 @@ def write_shard(folder: Path, number: int, tokens: np.ndarray, index: np.ndarray
     folder.mkdir(parents=True, exist_ok=True)
     name = shard_name(number)
     data, index_path = folder / f"{name}.bin", folder / f"{name}.index.npy"
-    tmp = data.with_name(f".{data.name}.tmp")
     little_endian = np.ascontiguousarray(tokens.astype(tokens.dtype.newbyteorder("<"), copy=False))
-    little_endian.tofile(tmp)
-    tmp.replace(data)
-    with open(index_path.with_name(f".{index_path.name}.tmp"), "wb") as handle:
+    with atomic_path(data) as partial:
+        little_endian.tofile(partial)
+    with atomic_path(index_path) as partial, open(partial, "wb") as handle:
         np.save(handle, index.astype(INDEX_DTYPE, copy=False))
-    index_path.with_name(f".{index_path.name}.tmp").replace(index_path)
     per_source = np.bincount(index["source"], weights=index["length"], minlength=len(sources)).astype(np.int64)
     return {"file": data.name, "index": index_path.name, "sequences": int(tokens.shape[0]),
             "sha256": hashlib.sha256(little_endian.data).hexdigest(),  # what was written, not re-read
             "tokens_per_source": {s: int(n) for s, n in zip(sources, per_source) if n}}
 
 
-def write_manifest(folder: Path, header: dict, shards: list[dict]) -> dict:
-    """`header` holds dtype, seq_len, vocab_size, tokenizer_sha256, bos_id, eos_id, sources, split, seed, encoder."""
+def write_manifest(folder: Path, header: ManifestHeader, shards: list[dict]) -> dict:
+    """The shard set's manifest: the header, totals per source and every shard's entry (from `write_shard`)."""
     totals: dict[str, int] = {}
     for shard in shards:
         for source, count in shard["tokens_per_source"].items():
             totals[source] = totals.get(source, 0) + count
     sequences = sum(s["sequences"] for s in shards)
-    manifest = {"format": FORMAT, "version": VERSION, **header, "sequences": sequences,
-                "tokens": sequences * header["seq_len"], "tokens_per_source": dict(sorted(totals.items())),
+    manifest = {"format": FORMAT, "version": VERSION, **asdict(header), "sequences": sequences,
+                "tokens": sequences * header.seq_len, "tokens_per_source": dict(sorted(totals.items())),
                 "shards": shards}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_json(folder / "manifest.json", manifest, indent=1, sort_keys=True)
     return manifest
 
 
@@ -125,7 +133,7 @@ def open_shard_set(folder: str | Path, tokenizer_sha256: str | None = None, veri
         if not data.is_file() or data.stat().st_size != expected:
             size = data.stat().st_size if data.is_file() else "missing"
             raise ShardError(f"{data}: expected {expected} bytes ({entry['sequences']} sequences), found {size}")
-        if verify and sha256_of(data) != entry["sha256"]:
+        if verify and file_sha256(data) != entry["sha256"]:
             raise ShardError(f"{data}: sha256 does not match the manifest")
         shards.append(np.memmap(data, dtype=dtype, mode="r", shape=(entry["sequences"], seq_len)))
     offsets = np.concatenate([[0], np.cumsum([e["sequences"] for e in manifest["shards"]])]).astype(np.int64)

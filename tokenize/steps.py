@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,10 +22,10 @@ import xxhash
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from medmix.corpus.accounting import atomic_write_bytes, write_parquet
-from medmix.corpus.steps import StageError
-from medmix.tokenize.mix import MixError, plan_sources, select_documents
-from medmix.tokenize.shards import INDEX_DTYPE, write_manifest, write_shard
+from medmix.io import atomic_path, write_json, write_parquet
+from medmix.rundir import RunDir
+from medmix.tokenize.mix import plan_sources, select_documents, share_targets
+from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 from medmix.tokenize.tokenizer import Tokenizer
 
 STREAM_DTYPE = np.dtype([("rank", "<u4"), ("offset", "<u8"), ("length", "<u4"), ("source", "<u2")])
@@ -36,7 +35,9 @@ ENCODER_KEY = "encoder"  # in each document table's parquet metadata: the encode
 
 @dataclass(frozen=True)
 class ShardSettings:
-    run_dir: Path
+    """The recipe's tokenizer, shards and mix sections, as the four phases need them."""
+
+    run: RunDir
     tokenizer_path: str
     seq_len: int
     sequences_per_shard: int
@@ -50,23 +51,6 @@ class ShardSettings:
     on_shortfall: str
     sources: tuple[str, ...]  # recipe order: a source's number in shard indexes
     domains: dict
-
-    @property
-    def tokens_dir(self) -> Path:
-        return self.run_dir / "tokens"
-
-    @property
-    def mix_dir(self) -> Path:
-        return self.run_dir / "mix"
-
-    @property
-    def entries_dir(self) -> Path:
-        """Each packed shard's manifest entry, until the manifest phase gathers them."""
-        return self.mix_dir / "shard_entries"
-
-    @property
-    def shards_dir(self) -> Path:
-        return self.run_dir / "shards"
 
     def shard_sets(self) -> list[str]:
         return ["train"] + [f"valid_{domain}" for domain in sorted(set(self.domains.values()))]
@@ -93,12 +77,9 @@ class TokenizeDocuments(ShardStep):
         settings = self.settings
         tokenizer = Tokenizer(settings.tokenizer_path)
         cut = settings.validation_fraction * 2**64
-        bin_path = settings.tokens_dir / f"{rank:05d}.bin"
-        bin_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = bin_path.with_name(f".{bin_path.name}.tmp")
         rows = {"id": [], "source": [], "domain": [], "offset": [], "length": [], "key": [], "split": []}
         offset = 0
-        with open(partial, "wb") as out:
+        with atomic_path(settings.run.tokens / f"{rank:05d}.bin") as partial, open(partial, "wb") as out:
             batch = []
             for doc in chain(data or (), [None]):  # streamed: a task never holds more than one batch
                 if doc is not None:
@@ -117,20 +98,19 @@ class TokenizeDocuments(ShardStep):
                     offset += length
                 self.stat_update("tokens", value=len(tokens))
                 batch = []
-        partial.replace(bin_path)
         table = pl.DataFrame(rows, schema={"id": pl.String, "source": pl.String, "domain": pl.String,
                                            "offset": pl.UInt64, "length": pl.UInt32, "key": pl.UInt64,
                                            "split": pl.String})
         table = table.with_columns(rank=pl.lit(rank, pl.UInt32))
         encoder = {ENCODER_KEY: tokenizer.encoder.name}  # for the manifests
-        write_parquet(settings.tokens_dir / f"{rank:05d}.docs.parquet", table.to_arrow().replace_schema_metadata(encoder))
+        write_parquet(settings.run.tokens / f"{rank:05d}.docs.parquet", table.to_arrow().replace_schema_metadata(encoder))
         return ()
 
 
 def read_documents(settings: ShardSettings) -> pl.DataFrame:
-    files = sorted(settings.tokens_dir.glob("*.docs.parquet"))
+    files = sorted(settings.run.tokens.glob("*.docs.parquet"))
     if not files:
-        raise StageError(f"{settings.tokens_dir}: no tokenized documents")
+        raise FileNotFoundError(f"{settings.run.tokens}: no tokenized documents")
     return pl.concat([pl.read_parquet(f) for f in files]).sort("rank", "offset")
 
 
@@ -150,25 +130,21 @@ class PlanMix(ShardStep):
         train = docs.filter(pl.col("split") == "train")
         counted = dict(train.group_by("source").agg(pl.col("length").sum()).iter_rows())
         available = {source: int(counted.get(source, 0)) for source in settings.sources}
-        try:
-            plans, warnings = plan_sources(available, settings.domains, settings.shares, settings.total_tokens,
-                                           settings.max_repeats, settings.on_shortfall)
-        except MixError as error:
-            raise StageError(f"mix: {error}") from None
+        plans, warnings = plan_sources(available, settings.domains, settings.shares, settings.total_tokens,
+                                       settings.max_repeats, settings.on_shortfall)
         if warnings:
             self.stat_update("capped_sources", value=len(warnings))
-        settings.mix_dir.mkdir(parents=True, exist_ok=True)
         streams = {"train": select_documents(train, plans, settings.seed)}
         valid = docs.filter(pl.col("split") == "valid")
         for domain in sorted(set(settings.domains.values())):
             streams[f"valid_{domain}"] = valid.filter(pl.col("domain") == domain).sort("key", "rank", "offset")
         for name, stream in streams.items():
-            with open(settings.mix_dir / f".{name}.npy.tmp", "wb") as handle:
+            with atomic_path(settings.run.mix / f"{name}.npy") as partial, open(partial, "wb") as handle:
                 np.save(handle, as_stream(stream, settings.sources))
-            (settings.mix_dir / f".{name}.npy.tmp").replace(settings.mix_dir / f"{name}.npy")
-        report = {"sources": [p.as_row() for p in plans], "warnings": warnings,
+        report = {"targets": share_targets(settings.domains, settings.shares),
+                  "sources": [p.as_row() for p in plans], "warnings": warnings,
                   "validation_documents": valid.height, "validation_tokens": int(valid["length"].sum() or 0)}
-        atomic_write_bytes(settings.mix_dir / "plan.json", json.dumps(report, indent=1).encode())
+        write_json(settings.run.plan, report, indent=1)
         return ()
 
 
@@ -178,12 +154,11 @@ class PackShards(ShardStep):
         dtype = Tokenizer(self.settings.tokenizer_path).dtype
         files: dict[int, np.memmap] = {}
         for shard_set in self.settings.shard_sets():
-            stream = np.load(self.settings.mix_dir / f"{shard_set}.npy")
+            stream = np.load(self.settings.run.mix / f"{shard_set}.npy")
             for number, tokens, index in self.shards_of(stream, rank, world_size, files, dtype):
-                entry = write_shard(self.settings.shards_dir / shard_set, number, tokens, index,
+                entry = write_shard(self.settings.run.shard_set(shard_set), number, tokens, index,
                                     list(self.settings.sources))
-                atomic_write_bytes(self.settings.entries_dir / shard_set / f"{number:05d}.json",
-                                   json.dumps(entry).encode())
+                write_json(self.settings.run.shard_entries / shard_set / f"{number:05d}.json", entry)
                 self.stat_update("sequences", value=tokens.shape[0])
         return ()
 
@@ -226,7 +201,7 @@ class PackShards(ShardStep):
 
     def rank_tokens(self, files: dict, rank: int, dtype) -> np.memmap:
         if rank not in files:
-            files[rank] = np.memmap(self.settings.tokens_dir / f"{rank:05d}.bin", dtype=dtype, mode="r")
+            files[rank] = np.memmap(self.settings.run.tokens / f"{rank:05d}.bin", dtype=dtype, mode="r")
         return files[rank]
 
 
@@ -235,16 +210,14 @@ class WriteManifests(ShardStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         tokenizer = Tokenizer(self.settings.tokenizer_path)
         for shard_set in self.settings.shard_sets():
-            folder = self.settings.shards_dir / shard_set
-            folder.mkdir(parents=True, exist_ok=True)
-            entries = sorted((self.settings.entries_dir / shard_set).glob("*.json"))
-            header = {"split": shard_set, "dtype": tokenizer.dtype.str, "seq_len": self.settings.seq_len,
-                      "vocab_size": tokenizer.vocab_size, "tokenizer_sha256": tokenizer.sha256,
-                      "bos_id": tokenizer.bos_id if self.settings.bos else None,
-                      "eos_id": tokenizer.eos_id if self.settings.eos else None,
-                      "sources": list(self.settings.sources), "seed": self.settings.seed,
-                      "encoder": self.encoders()}
-            write_manifest(folder, header, [json.loads(e.read_text()) for e in entries])
+            entries = sorted((self.settings.run.shard_entries / shard_set).glob("*.json"))
+            header = ManifestHeader(
+                split=shard_set, dtype=tokenizer.dtype.str, seq_len=self.settings.seq_len,
+                vocab_size=tokenizer.vocab_size, tokenizer_sha256=tokenizer.sha256,
+                bos_id=tokenizer.bos_id if self.settings.bos else None,
+                eos_id=tokenizer.eos_id if self.settings.eos else None,
+                sources=list(self.settings.sources), seed=self.settings.seed, encoder=self.encoders())
+            write_manifest(self.settings.run.shard_set(shard_set), header, [json.loads(e.read_text()) for e in entries])
         return ()
 
     def encoders(self) -> str:
@@ -253,5 +226,5 @@ class WriteManifests(ShardStep):
         import pyarrow.parquet as pq
 
         names = {pq.read_schema(path).metadata[ENCODER_KEY.encode()].decode()
-                 for path in self.settings.tokens_dir.glob("*.docs.parquet")}
+                 for path in self.settings.run.tokens.glob("*.docs.parquet")}
         return "; ".join(sorted(names))

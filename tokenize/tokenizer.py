@@ -10,20 +10,12 @@ refuse shards made with another tokenizer.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
+from medmix.io import file_sha256
 from medmix.tokenize.encoders import Encoder, HFEncoder, sentencepiece_encoder
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def token_dtype(vocab_size: int) -> np.dtype:

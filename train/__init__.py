@@ -1,1 +1,1 @@
-"""The bundled LLaMA-2 continual pre-training trainer (issue 6)."""
+"""The bundled LLaMA-2 continual pre-training trainer: model, parallelism, loop, checkpoints, loader, evaluation."""

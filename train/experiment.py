@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from medmix.corpus.demo_data import clinical_note, paragraph, web_page
-from medmix.tokenize.shards import INDEX_DTYPE, write_manifest, write_shard
+from medmix.rundir import RunDir
+from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 from medmix.tokenize.tokenizer import Tokenizer, train_demo_tokenizer
 from medmix.train.config import TrainConfig
 from medmix.train.loop import train
@@ -46,9 +47,10 @@ def pack(folder: Path, tokenizer: Tokenizer, parts: dict[str, list[str]], tokens
     order = np.random.default_rng(0).permutation(len(rows))
     index = np.array([(i, 0, SEQ_LEN, source_of[j]) for i, j in enumerate(order)], dtype=INDEX_DTYPE)
     entry = write_shard(folder, 0, rows[order], index, sources)
-    write_manifest(folder, {"split": folder.name, "dtype": "<u2", "seq_len": SEQ_LEN, "vocab_size": tokenizer.vocab_size,
-                            "tokenizer_sha256": tokenizer.sha256, "bos_id": tokenizer.bos_id,
-                            "eos_id": tokenizer.eos_id, "sources": sources, "seed": 0}, [entry])
+    header = ManifestHeader(split=folder.name, dtype="<u2", seq_len=SEQ_LEN, vocab_size=tokenizer.vocab_size,
+                            tokenizer_sha256=tokenizer.sha256, bos_id=tokenizer.bos_id, eos_id=tokenizer.eos_id,
+                            sources=sources, seed=0, encoder=tokenizer.encoder.name)
+    write_manifest(folder, header, [entry])
     return str(folder)
 
 
@@ -124,3 +126,13 @@ def plot(out: Path) -> str:
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2" '
                      f'stroke-dasharray="{dash}"><title>{label}</title></polyline>')
     return f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
+
+
+def demo_train_config(run: RunDir, train_dir: Path) -> TrainConfig:
+    """`medmix demo`'s short run of the tiny model on the demo shards, with the forgetting curves' validation
+    sets (one per domain)."""
+    return TrainConfig.model_validate({
+        "run_dir": str(train_dir.resolve()), "model": {"size": "tiny"}, "steps": 30, "batch_size": 4,
+        "optimizer": {"lr": 3e-3}, "eval_every": 10, "eval_sequences": 8, "checkpoint_every": 10,
+        "data": {"train": str(run.shard_set("train").resolve()),
+                 "validation": {p.name.removeprefix("valid_"): str(p.resolve()) for p in run.validation_sets()}}})

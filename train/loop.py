@@ -165,6 +165,10 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
     if model.config.vocab_size < manifest["vocab_size"]:
         raise ValueError(f"the model's vocabulary ({model.config.vocab_size}) is smaller than the shards' "
                          f"({manifest['vocab_size']})")
+    if model.config.max_seq_len < manifest["seq_len"]:
+        raise ValueError(f"the shards' sequences ({manifest['seq_len']} tokens) are longer than the model's "
+                         f"max_seq_len ({model.config.max_seq_len}); rebuild the shards with a shorter "
+                         "shards.seq_len, or train a model with a longer context")
     architecture = model.config
     initial = [p.detach().clone() for p in model.parameters()] if config.l2_to_init else []
     model = parallelize(model, world, config.precision, config.activation_checkpointing, config.compile)

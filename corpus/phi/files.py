@@ -16,8 +16,8 @@ from pathlib import Path
 
 import orjson
 
-from medmix.corpus.phi.step import Redactor
-from medmix.corpus.readers.base import open_binary
+from medmix.corpus.phi.redactor import Redactor
+from medmix.io import open_binary
 
 FAILURES_KEPT = 20  # failed lines listed in the report; the rest are only counted
 

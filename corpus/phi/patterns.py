@@ -17,7 +17,7 @@ from typing import Callable
 
 import regex as re  # faster everywhere else here (look-behinds, word alternations)
 
-from medmix.corpus.stages.normalize import MIMIC_PLACEHOLDER, placeholder_tag
+from medmix.corpus.phi.placeholders import MIMIC_PLACEHOLDER, placeholder_tag
 
 MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")

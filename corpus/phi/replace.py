@@ -20,8 +20,8 @@ import os
 import re
 from functools import lru_cache
 
-from medmix.corpus.phi.gold import Span
 from medmix.corpus.phi.lexicon import load_lexicon
+from medmix.corpus.phi.spans import Span
 
 
 def tag(label: str) -> str:

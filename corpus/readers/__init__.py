@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medmix.corpus.phi.step import PhiSettings
 from medmix.corpus.readers.base import SourceReader
 from medmix.corpus.readers.mimic_cxr import MimicCxrReader
 from medmix.corpus.readers.pmc import PmcReader
 from medmix.corpus.readers.pubmed import PubmedReader, PubmedVersions
-from medmix.corpus.readers.tabular import CsvReader, JsonlReader, Mimic3NotesReader, Mimic4NotesReader, ParquetReader
+from medmix.corpus.readers.tabular import (
+    CsvSourceReader,
+    JsonlSourceReader,
+    Mimic3NotesReader,
+    Mimic4NotesReader,
+    ParquetSourceReader,
+)
+from medmix.corpus.stages.phi import PhiSettings
 
 READERS: dict[str, type[SourceReader]] = {
     "pubmed_xml": PubmedReader,
@@ -17,9 +23,9 @@ READERS: dict[str, type[SourceReader]] = {
     "mimic3_noteevents": Mimic3NotesReader,
     "mimic4_notes": Mimic4NotesReader,
     "mimic_cxr": MimicCxrReader,
-    "jsonl": JsonlReader,
-    "parquet": ParquetReader,
-    "csv": CsvReader,
+    "jsonl": JsonlSourceReader,
+    "parquet": ParquetSourceReader,
+    "csv": CsvSourceReader,
 }
 
 

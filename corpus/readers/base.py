@@ -15,8 +15,6 @@ task with its type and where it happened, never its message, which may quote a r
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import os
 import tarfile
 import traceback
@@ -25,15 +23,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import pyarrow as pa
 import zstandard
 from datatrove.data import Document, DocumentsPipeline
 
-from medmix.corpus.accounting import Removal
-from medmix.corpus.phi.step import PhiSettings, Redactor
-from medmix.corpus.steps import AccountedStep, StageError
+from medmix.corpus.books import Removal, StageError
+from medmix.corpus.stages.phi import PhiSettings, task_redactor
+from medmix.corpus.steps import AccountedStep
 
 
 class UnreadableFile(Exception):
@@ -56,24 +53,6 @@ class Rejected:
     id: str | None = None
     raw: str = ""  # the start of the raw record, for whoever inspects the quarantine
     metadata: dict = field(default_factory=dict)
-
-
-def open_binary(path: str | Path) -> BinaryIO:
-    """Open a file for streaming reads, decompressing `.gz` and `.zst` transparently."""
-    path = str(path)
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.endswith(".zst"):
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
-    return open(path, "rb")
-
-
-def open_text(path: str | Path) -> io.TextIOWrapper:
-    """Text stream that never raises on bad bytes: they become lone surrogates, which the checks catch.
-
-    A leading byte-order mark is dropped (utf-8-sig), so it never sticks to the first column name.
-    """
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def has_invalid_utf8(text: str) -> bool:
@@ -144,7 +123,7 @@ class SourceReader(AccountedStep):
         if data:
             yield from data
         books = self.open_books(rank)
-        self.redactor = Redactor.for_task(self.phi) if self.phi else None
+        self.redactor = task_redactor(self.phi) if self.phi else None
         for path in self.files[rank::world_size]:
             yield from self._read_file(path, books)
         books.close()
@@ -161,18 +140,13 @@ class SourceReader(AccountedStep):
                     continue
                 record.metadata = self.stamp(record.metadata)
                 chars_in = len(record.text)
-                books.incoming(self.source, chars_in)
                 if removal := self.check(record):
                     text = self.redacted(record.text, record.id, record.metadata)
                 elif removal := self._scrub(record):
                     text = ""  # the scrubber failed on it: nothing of it may be written
-                if removal:
-                    books.removed(self.source, removal, {"id": record.id, "text": text, "metadata": record.metadata},
-                                  chars_in)
-                    continue
-                books.kept(self.source, len(record.text), chars_in)
-                self.update_doc_stats(record)
-                yield record
+                quarantined = {"id": record.id, "text": text, "metadata": record.metadata} if removal else None
+                if (kept := self.settle(books, self.source, chars_in, removal or record, quarantined)) is not None:
+                    yield kept
         except FILE_ERRORS as error:
             self._reject(books, Rejected(
                 "unreadable_file",

@@ -20,8 +20,8 @@ import pyarrow as pa
 from datatrove.data import Document, DocumentsPipeline
 from lxml import etree
 
-from medmix.corpus.accounting import Removal, write_parquet
-from medmix.corpus.readers.base import Rejected, SourceReader, open_binary
+from medmix.corpus.books import Removal
+from medmix.corpus.readers.base import Rejected, SourceReader
 from medmix.corpus.readers.xmlrecords import (
     TruncatedRecord,
     iter_records,
@@ -30,6 +30,8 @@ from medmix.corpus.readers.xmlrecords import (
     text_of,
 )
 from medmix.corpus.steps import DocumentStep
+from medmix.io import open_binary, write_parquet
+from medmix.rundir import StageDir
 
 ARTICLE_SET_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
 CITATION_SET_TAGS = ("MedlineCitation", "DeleteCitation")
@@ -147,7 +149,7 @@ class PubmedReader(SourceReader):
 
 
 def version_index_dir(stage_dir: str | Path, source: str) -> Path:
-    return Path(stage_dir) / "pubmed_versions" / source
+    return StageDir(Path(stage_dir)).work / "pubmed_versions" / source
 
 
 class PubmedVersions(DocumentStep):

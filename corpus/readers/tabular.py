@@ -1,6 +1,6 @@
 """Row-shaped sources: CSV (MIMIC-III NOTEEVENTS, MIMIC-IV notes, any CSV), JSONL and parquet.
 
-MIMIC readers are presets of `CsvReader`: the published schemas fix the text and id columns, and
+MIMIC readers are presets of `CsvSourceReader`: the published schemas fix the text and id columns, and
 MIMIC-III flags rows that its curators marked as errors (`ISERROR = 1`), which are quarantined.
 """
 
@@ -14,7 +14,8 @@ import orjson
 import pyarrow.parquet as pq
 from datatrove.data import Document
 
-from medmix.corpus.readers.base import Rejected, SourceReader, UnreadableFile, open_binary, open_text
+from medmix.corpus.readers.base import Rejected, SourceReader, UnreadableFile
+from medmix.io import open_binary, open_text
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # oversized notes are judged by max_chars, not by csv
 
@@ -37,7 +38,7 @@ def without_bad_bytes(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
 
 
-class CsvReader(SourceReader):
+class CsvSourceReader(SourceReader):
     """One document per CSV row.
 
     Args:
@@ -86,7 +87,7 @@ class CsvReader(SourceReader):
         return Document(text=row[self.text_column], id=identifier, metadata=metadata)
 
 
-class Mimic3NotesReader(CsvReader):
+class Mimic3NotesReader(CsvSourceReader):
     """MIMIC-III `NOTEEVENTS.csv(.gz)`; `categories` keeps only those note categories."""
 
     name = "📖 MIMIC-III notes"
@@ -98,7 +99,7 @@ class Mimic3NotesReader(CsvReader):
                          **kwargs)
 
 
-class Mimic4NotesReader(CsvReader):
+class Mimic4NotesReader(CsvSourceReader):
     """MIMIC-IV note module: `discharge.csv.gz`, `radiology.csv.gz` (same columns)."""
 
     name = "📖 MIMIC-IV notes"
@@ -113,7 +114,7 @@ class Mimic4NotesReader(CsvReader):
         return record
 
 
-class JsonlReader(SourceReader):
+class JsonlSourceReader(SourceReader):
     """RedPajama-style JSON lines (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`) with configurable keys."""
 
     name = "📖 JSONL"
@@ -152,7 +153,7 @@ class JsonlReader(SourceReader):
                         metadata=pick_fields(row, self.metadata_keys))
 
 
-class ParquetReader(JsonlReader):
+class ParquetSourceReader(JsonlSourceReader):
     """Parquet files, streamed in row batches, with the same key options as JSONL."""
 
     name = "📖 Parquet"

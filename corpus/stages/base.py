@@ -17,8 +17,10 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
+from medmix.rundir import StageDir
+
 if TYPE_CHECKING:
-    from medmix.corpus.phi.step import PhiSettings
+    from medmix.corpus.stages.phi import PhiSettings
 
 
 @dataclass
@@ -49,7 +51,7 @@ class StageContext:
     """Where one stage reads and writes, and what of the recipe its `plan` may need beyond its own config."""
 
     kind: str
-    directory: Path  # stages/NN_<kind>/
+    stage: StageDir  # stages/NN_<kind>/
     logs: Path  # logs/NN_<kind>/
     previous: Path | None  # the previous stage's kept/ folder (None for the first stage)
     tasks: int  # the executor's task count
@@ -57,11 +59,16 @@ class StageContext:
     resolve: Callable[[str], str]  # a recipe path made absolute (relative ones are under data_root)
     phi: PhiSettings | None = None
 
+    @property
+    def directory(self) -> Path:
+        """The stage folder, as the stage's steps take it (they keep their books there)."""
+        return self.stage.path
+
     def read_input(self) -> PipelineStep:
         return read_kept(self.previous)
 
     def write_kept(self) -> PipelineStep:
-        return JsonlWriter(str(self.directory / "kept"), output_filename="${rank}.jsonl.gz")
+        return JsonlWriter(str(self.stage.kept), output_filename="${rank}.jsonl.gz")
 
     def one_phase(self, *steps: PipelineStep) -> list[Phase]:
         """The usual stage: read what the previous stage kept, run `steps`, write what they keep."""

@@ -40,7 +40,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from pydantic import Field, PositiveInt
 
-from medmix.corpus.accounting import Removal, atomic_write_bytes, write_parquet
+from medmix.corpus.books import Removal, StageError
 from medmix.corpus.minhash import (
     MinHasher,
     band_hashes,
@@ -52,7 +52,8 @@ from medmix.corpus.minhash import (
     words,
 )
 from medmix.corpus.stages.base import Phase, StageContext
-from medmix.corpus.steps import DocumentStep, StageError
+from medmix.corpus.steps import DocumentStep
+from medmix.io import atomic_path, atomic_write_bytes, partial_path, write_parquet
 from medmix.schema import Strict
 
 BATCH = 1024  # documents per signature batch (fewer if they are long: BATCH_CHARS)
@@ -116,7 +117,7 @@ class AppendFile:
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
+        self.path, self.tmp = path, partial_path(path)
         self.handle = open(self.tmp, "wb")
         self.size = 0  # in bytes
 
@@ -160,14 +161,12 @@ class DedupSignatures(DedupPhase):
         self.hasher = s.hasher()
         self.bands = {name: AppendFile(work / "bands" / name / f"{rank:05d}.bin") for name in s.band_names()}
         self.samples = AppendFile(work / "samples" / f"{rank:05d}.bin")
-        docs_tmp = work / "docs" / f".{rank:05d}.parquet.tmp"
-        docs_tmp.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = pq.ParquetWriter(docs_tmp, DOC_SCHEMA)
-        for batch in batches(enumerate(data or ())):
-            with self.track_time():
-                self.write_batch(rank, batch)
-        self.writer.close()
-        os.replace(docs_tmp, work / "docs" / f"{rank:05d}.parquet")
+        with atomic_path(work / "docs" / f"{rank:05d}.parquet") as docs_path:
+            self.writer = pq.ParquetWriter(docs_path, DOC_SCHEMA)
+            for batch in batches(enumerate(data or ())):
+                with self.track_time():
+                    self.write_batch(rank, batch)
+            self.writer.close()
         for handle in (self.samples, *self.bands.values()):
             handle.close()
         atomic_write_bytes(work / "signatures" / f"{rank:05d}.json", json.dumps(s.signature_kind()).encode())
@@ -491,7 +490,7 @@ class DedupFilter(DocumentStep):
 def plan(config: DedupStage, ctx: StageContext) -> list[Phase]:
     """The five phases, in the order of this module's docstring."""
     bands, rows = lsh_bands(config.threshold, config.num_perm)
-    settings = DedupSettings(ctx.directory / "work", ctx.tasks, config.threshold, config.ngram, config.num_perm,
+    settings = DedupSettings(ctx.stage.work, ctx.tasks, config.threshold, config.ngram, config.num_perm,
                              bands, rows, config.priority or [s.name for s in ctx.sources], config.containment,
                              config.containment_threshold, config.sample_size)
     return [

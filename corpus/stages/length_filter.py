@@ -7,7 +7,7 @@ from typing import Literal
 from datatrove.data import Document
 from pydantic import Field, PositiveInt, model_validator
 
-from medmix.corpus.accounting import Removal
+from medmix.corpus.books import Removal
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
 from medmix.schema import Strict

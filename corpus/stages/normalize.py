@@ -16,7 +16,8 @@ from typing import Literal
 from datatrove.data import Document
 from pydantic import Field
 
-from medmix.corpus.accounting import Removal
+from medmix.corpus.books import Removal
+from medmix.corpus.phi.placeholders import MIMIC_PLACEHOLDER, placeholder_tag
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
 from medmix.schema import Strict
@@ -35,33 +36,7 @@ PAREN_CITATION = re.compile(r"\s\(\s*\d{1,3}(?:\s*,\s*\d{1,3})+\s*\)(?![\w-])")
 ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 
-# MIMIC-III placeholders: the label inside [** ... **] decides the tag; the first match wins.
-MIMIC_PLACEHOLDER = re.compile(r"\[\*\*(.*?)\*\*\]", re.S)
-PLACEHOLDER_TAGS: list[tuple[re.Pattern, str]] = [
-    (re.compile(p, re.I), tag) for p, tag in [
-        (r"^\s*\d[\d\s/-]*$", "[DATE]"),  # 2150-3-2, 3-2, 2150, 12/31
-        (r"date|month|year|holiday|day", "[DATE]"),
-        (r"telephone|fax|phone|pager", "[PHONE]"),
-        (r"e-?mail", "[EMAIL]"),
-        (r"url|web", "[URL]"),
-        (r"social security|ssn", "[SSN]"),
-        (r"medical record|mrn|md number|number|identifier|serial|clip|job|unit no|provider|account|license", "[ID]"),
-        (r"age over 90", "[AGE]"),
-        (r"street|address|apartment|po box", "[ADDRESS]"),
-        (r"hospital|ward", "[HOSPITAL]"),
-        (r"university|college|company", "[ORGANIZATION]"),
-        (r"location|state|country|city|county", "[LOCATION]"),
-        (r"name|initials", "[NAME]"),
-    ]
-]
 BLANK = re.compile(r"_{3,}")  # MIMIC-IV and MIMIC-CXR replace every PHI span by ___
-
-
-def placeholder_tag(label: str) -> str:
-    for pattern, tag in PLACEHOLDER_TAGS:
-        if pattern.search(label):
-            return tag
-    return "[REDACTED]"
 
 
 def normalize_whitespace(text: str) -> str:

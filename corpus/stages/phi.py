@@ -1,16 +1,29 @@
-"""The `phi` stage's config and plan. Its block, `PhiScrub`, lives with the scrubber in `medmix.corpus.phi.step`,
-because the readers of stage 00 share its settings: sources in the stage's domains that are not de-identified
-are scrubbed as they are read.
+"""The `phi` stage: its config, the settings its tasks get, its block (`PhiScrub`) and its plan.
+
+The readers of stage 00 share these settings: sources in the stage's domains that are not de-identified
+are scrubbed as they are read (`task_redactor`), so their raw text is never written. The stage itself is
+then the residual check of the de-identified sources. The scrubber (presidio, the tagger) is imported
+only inside the tasks that scrub.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+from datatrove.data import Document, DocumentsPipeline
 from pydantic import Field, model_validator
 
+from medmix.corpus.books import Removal
+from medmix.corpus.phi.redactor import Redactor
+from medmix.corpus.phi.replace import SecretError, Surrogates, read_secret
 from medmix.corpus.stages.base import Phase, StageContext
+from medmix.corpus.steps import DocumentStep
 from medmix.schema import Domain, Fraction, Strict
+
+if TYPE_CHECKING:
+    from medmix.corpus.phi.scrubber import PhiScrubber
 
 
 class PhiStage(Strict):
@@ -61,7 +74,64 @@ def phi_sources(config: PhiStage, sources: list) -> tuple[list[str], list[str]]:
     return at_read, residual
 
 
-def plan(config: PhiStage, ctx: StageContext) -> list[Phase]:
-    from medmix.corpus.phi.step import PhiScrub  # the scrubber's imports, for builds that have this stage
+def stage_scrubber(stage: PhiStage) -> PhiScrubber:
+    """The scrubber that the recipe's phi stage asks for. This is the one place where recipe settings become
+    scrubber settings, for the read stage and the phi stage alike, so a new setting plugs in here once."""
+    # a heavy import (presidio, the tagger): only tasks that scrub pay for it
+    from medmix.corpus.phi.known import KnownIdentifiers
+    from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings
 
+    settings = ScrubberSettings(ner_model=stage.ner_model, model=stage.model)
+    if stage.threshold is not None:
+        settings = replace(settings, threshold=stage.threshold)
+    known = KnownIdentifiers.load(stage.known_identifiers, stage.patient_key) if stage.known_identifiers else None
+    return PhiScrubber(settings, known)
+
+
+@dataclass(frozen=True)
+class PhiSettings:
+    """What a task needs to scrub as the recipe says. Steps carry it to the workers, and datatrove writes the
+    steps' attributes into the run directory (`executor.json`), so it names the secret's environment
+    variable and holds the secret's fingerprint, never the secret itself."""
+
+    stage: PhiStage
+    secret_fingerprint: str | None = None
+
+
+def task_redactor(settings: PhiSettings) -> Redactor:
+    """A task's redactor, built in the worker: the secret is read here from the environment, and must be
+    the one the build started with (a Slurm node or a Ray cluster may have another)."""
+    stage = settings.stage
+    if stage.replacement != "surrogates":
+        return Redactor(stage_scrubber(stage), None, stage.patient_key)
+    surrogates = Surrogates(read_secret(stage.secret_env))
+    if surrogates.fingerprint != settings.secret_fingerprint:
+        raise SecretError(f"the secret in {stage.secret_env} is not the one this build was started with")
+    return Redactor(stage_scrubber(stage), surrogates, stage.patient_key)
+
+
+class PhiScrub(DocumentStep):
+    """The `phi` stage: scrubs the documents of `sources` (the de-identified ones, as a residual check; the
+    others were scrubbed as they were read) and passes every other document through. It removes none."""
+
+    name = "🩺 PHI scrub"
+    slug = "phi"
+
+    def __init__(self, stage_dir: str | Path, stage: str, settings: PhiSettings, sources: list[str]):
+        super().__init__(stage_dir, stage)
+        self.settings = settings
+        self.sources = sorted(sources)
+
+    def prepare(self) -> None:
+        self.redactor = task_redactor(self.settings)
+
+    def process(self, doc: Document) -> Document | Removal:
+        return self.redactor.scrub(doc) if doc.metadata.get("source") in self.sources else doc
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        yield from super().run(data, rank, world_size)
+        self.redactor.write_counts(self.stage_dir, self.slug, rank)
+
+
+def plan(config: PhiStage, ctx: StageContext) -> list[Phase]:
     return ctx.one_phase(PhiScrub(ctx.directory, ctx.kind, ctx.phi, sources=phi_sources(config, ctx.sources)[1]))

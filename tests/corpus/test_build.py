@@ -10,10 +10,11 @@ from pathlib import Path
 import dill
 import pytest
 
-from medmix.corpus.accounting import check_accounts, read_ledger, stage_summary
-from medmix.corpus.build import BuildError, build, stage_dirs
+from medmix.corpus.build import BuildError, build
 from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
+from medmix.corpus.ledger import check_accounts, read_ledger, stage_summary
 from medmix.corpus.recipe import load_recipe
+from medmix.rundir import RunDir
 
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 
@@ -45,8 +46,8 @@ def kept_content(run_dir: Path) -> dict[str, list[str]]:
     """Every stage's kept output, file by file, decompressed (gzip headers carry timestamps)."""
     return {
         f"{stage.name}/{path.name}": gzip.decompress(path.read_bytes()).decode().splitlines()
-        for stage in stage_dirs(run_dir)
-        for path in sorted((stage / "kept").glob("*.jsonl.gz"))
+        for stage in RunDir(run_dir).stages()
+        for path in sorted(stage.kept.glob("*.jsonl.gz"))
     }
 
 
@@ -58,7 +59,7 @@ def local_run(demo_inputs, tmp_path_factory) -> Path:
 
 
 def final_stage(run_dir: Path) -> str:
-    return stage_dirs(run_dir)[-1].name
+    return RunDir(run_dir).stages()[-1].name
 
 
 def test_every_record_is_accounted_for_in_every_stage(local_run, demo_generated):
@@ -162,7 +163,7 @@ def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
     ray = pytest.importorskip("ray")
     run_dir = tmp_path / "ray"
     recipe = demo_recipe(demo_inputs, run_dir, executor={"kind": "ray", "tasks": 2, "mem_per_cpu_gb": 0.5})
-    from medmix.corpus.build import RAY_RUNTIME_ENV
+    from medmix.corpus.executors import RAY_RUNTIME_ENV
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=RAY_RUNTIME_ENV)
     try:
@@ -257,7 +258,7 @@ def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_and_the_mix_sa
     stages = [stage.model_copy(update={"min_chars": 10_000_000}) if stage.kind == "length_filter" else stage
               for stage in recipe.stages]
     recipe = recipe.model_copy(update={"stages": stages})
-    with pytest.raises(BuildError, match=r"shards: mix failed: .*source 'pmc' has 0 tokens after cleaning"):
+    with pytest.raises(BuildError, match=r"shards: mix failed: .*source 'pmc' has no tokens left after cleaning"):
         build(recipe, tmp_path / "run")  # the cleaning stages run through; only the mix has nothing to mix
     assert kept_content(tmp_path / "run") and not any(
         lines for name, lines in kept_content(tmp_path / "run").items() if name.startswith(("04_", "05_", "06_", "07_", "08_")))

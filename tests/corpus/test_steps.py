@@ -2,7 +2,7 @@
 
 from datatrove.data import Document
 
-from medmix.corpus.accounting import Removal
+from medmix.corpus.books import Removal
 from medmix.corpus.stages.length_filter import LengthFilter
 from medmix.corpus.steps import DocumentStep
 

@@ -10,6 +10,7 @@ import sentencepiece
 from datatrove.data import Document
 from sentencepiece import sentencepiece_model_pb2
 
+from medmix.rundir import RunDir
 from medmix.tokenize import encoders
 from medmix.tokenize.encoders import GigatokenEncoder, SentencePieceEncoder, edge_cases, sentencepiece_tokenizer_json
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
@@ -75,7 +76,7 @@ def test_a_model_the_conversion_does_not_reproduce_stays_with_sentencepiece(smal
 def shard_build(run_dir: Path, model: Path, texts: list[str]) -> dict:
     """Tokenize (two tasks), plan, pack and write manifests; returns the train manifest."""
     settings = ShardSettings(
-        run_dir=run_dir, tokenizer_path=str(model), seq_len=16, sequences_per_shard=8, bos=True, eos=True, seed=0,
+        run=RunDir(run_dir), tokenizer_path=str(model), seq_len=16, sequences_per_shard=8, bos=True, eos=True, seed=0,
         validation_fraction=0.0, total_tokens=10**6, shares={"general": 1.0}, max_repeats=1.0, on_shortfall="warn",
         sources=("web",), domains={"web": "general"})
     metadata = {"source": "web", "domain": "general"}
@@ -85,7 +86,7 @@ def shard_build(run_dir: Path, model: Path, texts: list[str]) -> dict:
     PlanMix(settings).run(None)
     PackShards(settings).run(None)
     WriteManifests(settings).run(None)
-    return json.loads((settings.shards_dir / "train" / "manifest.json").read_text())
+    return json.loads((settings.run.shards / "train" / "manifest.json").read_text())
 
 
 def test_a_difference_on_the_parity_set_falls_back_to_sentencepiece_and_the_manifest_says_so(

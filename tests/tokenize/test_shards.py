@@ -12,8 +12,9 @@ from datatrove.data import Document
 
 from medmix.corpus.audit import realized_tokens, share_rows
 from medmix.corpus.phi.gold import read_physionet_notes
+from medmix.rundir import RunDir
 from medmix.tokenize.mix import MixError, plan_sources, source_targets
-from medmix.tokenize.shards import INDEX_DTYPE, ShardError, open_shard_set, write_manifest, write_shard
+from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, ShardError, open_shard_set, write_manifest, write_shard
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 from medmix.tokenize.tokenizer import token_dtype
 from medmix.train.data import PackedSequences, ResumableSampler
@@ -32,7 +33,7 @@ def shared_texts(shared: Path) -> list[str]:
 
 
 def settings_for(run_dir: Path, tokenizer: Path, **overrides) -> ShardSettings:
-    values = dict(run_dir=run_dir, tokenizer_path=str(tokenizer), seq_len=64, sequences_per_shard=16, bos=True,
+    values = dict(run=RunDir(run_dir), tokenizer_path=str(tokenizer), seq_len=64, sequences_per_shard=16, bos=True,
                   eos=True, seed=7, validation_fraction=0.0, total_tokens=10_000, shares={"general": 1.0},
                   max_repeats=4.0, on_shortfall="error", sources=("web",), domains={"web": "general"})
     return ShardSettings(**(values | overrides))
@@ -122,12 +123,12 @@ def test_a_15_1_4_mix_is_realized_within_half_a_point_and_rebuilds_byte_identica
         settings = mix_settings(tmp_path / name, small_tokenizer)
         tokenize(settings, corpus, tasks=3)
         build_shards(settings, tasks=2)
-        runs.append(settings.shards_dir)
-    recipe = {"mix": {"shares": {"biomedical": 15, "clinical": 1, "general": 4}},
-              "sources": [{"name": s, "domain": d} for s, d in mix_settings(tmp_path, small_tokenizer).domains.items()]}
-    rows = share_rows(recipe, realized_tokens(runs[0] / "train"))
-    assert all(row["within_tolerance"] for row in rows), rows
+        runs.append(settings.run.shards)
     plan = json.loads((tmp_path / "a" / "mix" / "plan.json").read_text())
+    assert [(t["key"], round(t["share"], 3)) for t in plan["targets"]] == [
+        ("biomedical", 0.75), ("clinical", 0.05), ("general", 0.2)]  # the audit's targets, recorded by the plan
+    rows = share_rows(plan["targets"], realized_tokens(runs[0] / "train"))
+    assert all(row["within_tolerance"] for row in rows), rows
     assert {p["source"]: p["factor"] > 1 for p in plan["sources"]} == {
         "pmc": True, "pubmed": True, "mimic3": False, "mimic4": False, "web": False}
     for folder in sorted(p.relative_to(runs[0]) for p in runs[0].rglob("*") if p.is_file()):
@@ -141,11 +142,11 @@ def test_packed_sequences_are_the_documents_in_stream_order_with_an_exact_index(
     settings = mix_settings(tmp_path, small_tokenizer, validation_fraction=0.0)
     tokenize(settings, synthetic_corpus(2), tasks=2)
     build_shards(settings, tasks=1)
-    stream = np.load(settings.mix_dir / "train.npy")
-    files = {r: np.fromfile(settings.tokens_dir / f"{r:05d}.bin", dtype="<u2") for r in range(2)}
+    stream = np.load(settings.run.mix / "train.npy")
+    files = {r: np.fromfile(settings.run.tokens / f"{r:05d}.bin", dtype="<u2") for r in range(2)}
     expected = np.concatenate([files[int(e["rank"])][int(e["offset"]):int(e["offset"]) + int(e["length"])]
                                for e in stream])
-    shards = open_shard_set(settings.shards_dir / "train", verify=True)
+    shards = open_shard_set(settings.run.shards / "train", verify=True)
     packed = np.concatenate([shards.sequence(i) for i in range(len(shards))])
     assert len(packed) == len(expected) // 64 * 64 and (packed == expected[:len(packed)]).all()
     indexes = [shards.index(s) for s in range(len(shards.shards))]
@@ -166,8 +167,8 @@ def write_random_set(folder: Path, dtype: str, sequences=(5, 3), seq_len=8, sour
         tokens = rng.integers(0, 60000 if dtype == "<u2" else 100000, (count, seq_len)).astype(dtype)
         index = np.array([(s, 0, seq_len, s % 2) for s in range(count)], dtype=INDEX_DTYPE)
         entries.append(write_shard(folder, number, tokens, index, list(sources)))
-    header = {"split": "train", "dtype": dtype, "seq_len": seq_len, "vocab_size": 100000, "tokenizer_sha256": "f" * 64,
-              "bos_id": 1, "eos_id": 2, "sources": list(sources), "seed": 0}
+    header = ManifestHeader(split="train", dtype=dtype, seq_len=seq_len, vocab_size=100000, tokenizer_sha256="f" * 64,
+                            bos_id=1, eos_id=2, sources=list(sources), seed=0, encoder="none: random tokens")
     return write_manifest(folder, header, entries)
 
 

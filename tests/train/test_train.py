@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from medmix.tokenize.shards import INDEX_DTYPE, write_manifest, write_shard
+from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 from medmix.train.checkpoint import finished_checkpoints, latest_checkpoint
 from medmix.train.config import ScheduleConfig
 from medmix.train.loop import learning_rate
@@ -27,9 +27,9 @@ def shard_set(folder: Path, sequences: int, seed: int, seq_len: int = 64) -> str
     tokens = ((starts[:, None] + np.arange(seq_len)[None, :] * 3) % 1997 + 3).astype("<u2")
     index = np.array([(s, 0, seq_len, 0) for s in range(sequences)], dtype=INDEX_DTYPE)
     entry = write_shard(folder, 0, tokens, index, ["web"])
-    write_manifest(folder, {"split": folder.name, "dtype": "<u2", "seq_len": seq_len, "vocab_size": 2000,
-                            "tokenizer_sha256": "0" * 64, "bos_id": 1, "eos_id": 2, "sources": ["web"],
-                            "seed": 0}, [entry])
+    write_manifest(folder, ManifestHeader(split=folder.name, dtype="<u2", seq_len=seq_len, vocab_size=2000,
+                                          tokenizer_sha256="0" * 64, bos_id=1, eos_id=2, sources=["web"], seed=0,
+                                          encoder="none: written by the test"), [entry])
     return str(folder)
 
 
@@ -240,9 +240,29 @@ def test_the_forgetting_experiment_shows_replay_protecting_general_text(tmp_path
 def test_the_me_llama_training_recipe_has_the_papers_defaults():
     from medmix.train.config import load_train_config
 
-    config = load_train_config(Path(__file__).resolve().parents[2] / "recipes" / "me-llama-13b-train.yaml")
+    config = load_train_config(Path(__file__).resolve().parents[2] / "recipes" / "train" / "me-llama-13b.yaml")
     assert (config.optimizer.lr, config.optimizer.betas, config.optimizer.weight_decay) == (8e-6, (0.9, 0.95), 1e-5)
     assert config.schedule.kind == "cosine" and config.schedule.warmup_ratio == 0.05 and config.precision == "bf16"
+    # LLaMA-2's tokenizer.model (the checked-in value is the file's published sha256)
+    assert config.data.tokenizer_sha256 == "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347"
+
+
+def test_the_pinned_tokenizer_hash_is_the_llama2_tokenizer_model(shared):
+    from medmix.io import file_sha256
+    from medmix.train.config import load_train_config
+
+    config = load_train_config(Path(__file__).resolve().parents[2] / "recipes" / "train" / "me-llama-13b.yaml")
+    assert file_sha256(shared / "tokenizers" / "llama2" / "tokenizer.model") == config.data.tokenizer_sha256
+
+
+def test_shards_longer_than_the_models_context_are_refused(tmp_path, shards):
+    from medmix.train.config import load_train_config
+    from medmix.train.loop import train
+
+    long = shard_set(tmp_path / "long", 8, 0, seq_len=1024)  # the tiny model's max_seq_len is 512
+    path = write_config(tmp_path / "train.yaml", {"train": long, "validation": {}}, batch_size=2)
+    with pytest.raises(ValueError, match=r"sequences \(1024 tokens\) are longer than the model's max_seq_len \(512\)"):
+        train(load_train_config(path))
 
 
 def test_a_run_dir_refuses_checkpoints_of_other_settings_and_too_small_data(tmp_path, shards):

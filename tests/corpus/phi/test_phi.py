@@ -9,9 +9,10 @@ from typer.testing import CliRunner
 
 from medmix.cli import app
 from medmix.corpus.phi.evaluate import score
-from medmix.corpus.phi.gold import Span, read_physionet
+from medmix.corpus.phi.gold import read_physionet
 from medmix.corpus.phi.replace import Surrogates, shift_date
 from medmix.corpus.phi.scrubber import PhiScrubber, chunk_bounds, merge
+from medmix.corpus.phi.spans import Span
 from medmix.corpus.recipe import RecipeError, load_recipe
 
 DEMO_RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "demo.yaml"

@@ -26,9 +26,9 @@ from functools import cache
 import pytest
 import regex as re
 
-from medmix.corpus.phi.gold import Span
 from medmix.corpus.phi.replace import with_tags
 from medmix.corpus.phi.scrubber import PhiScrubber, ScrubberSettings, chunk_bounds
+from medmix.corpus.phi.spans import Span
 
 SEED = 20240611
 HIGH_RISK = ("SSN", "PHONE", "EMAIL", "MRN", "TITLE_NAME", "RELATION_NAME", "ADDRESS")

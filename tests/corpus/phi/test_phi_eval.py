@@ -1,7 +1,8 @@
 """The PHI gold readers and the scores `medmix phi-eval` reports."""
 
 from medmix.corpus.phi.evaluate import score
-from medmix.corpus.phi.gold import AnnotatedNote, Span, read_physionet, read_presidio_synthetic
+from medmix.corpus.phi.gold import AnnotatedNote, read_physionet, read_presidio_synthetic
+from medmix.corpus.phi.spans import Span
 
 
 def test_physionet_dev_split_offsets_point_at_the_phrases(shared):

@@ -27,13 +27,12 @@ import pytest
 import yaml
 import zstandard
 
-from medmix.corpus.accounting import check_accounts, read_ledger
 from medmix.corpus.build import BuildError, build
 from medmix.corpus.demo_data import clinical_note, web_page
+from medmix.corpus.ledger import check_accounts, read_ledger
 from medmix.corpus.phi.replace import SecretError, Surrogates, secret_fingerprint
-from medmix.corpus.phi.step import PhiSettings, Redactor
 from medmix.corpus.recipe import RecipeError, load_recipe, parse_recipe
-from medmix.corpus.stages.phi import PhiStage
+from medmix.corpus.stages.phi import PhiSettings, PhiStage, task_redactor
 from medmix.tokenize.tokenizer import train_demo_tokenizer
 
 SECRET_ENV = "MEDMIX_TEST_PHI_SECRET"
@@ -254,7 +253,7 @@ def run_until_killed(recipe: Path, run_dir: Path) -> None:
 import os, signal
 from pathlib import Path
 from medmix.corpus.build import build
-from medmix.corpus.phi.step import Redactor
+from medmix.corpus.phi.redactor import Redactor
 from medmix.corpus.recipe import load_recipe
 
 run_dir = Path({str(run_dir)!r})
@@ -326,7 +325,7 @@ def test_a_task_refuses_a_secret_that_is_not_the_one_the_build_started_with(monk
     stage = PhiStage(kind="phi", replacement="surrogates", secret_env=SECRET_ENV)
     monkeypatch.setenv(SECRET_ENV, "the node's key")
     with pytest.raises(SecretError, match=f"the secret in {SECRET_ENV} is not the one this build was started with"):
-        Redactor.for_task(PhiSettings(stage, secret_fingerprint("the build's key")))
+        task_redactor(PhiSettings(stage, secret_fingerprint("the build's key")))
 
 
 def test_the_fingerprint_tells_keys_apart_and_is_not_a_plain_hash():
@@ -360,7 +359,7 @@ def test_the_recipe_names_the_secret_variable_and_never_holds_the_secret():
 
 
 def test_a_reader_scrubs_what_it_keeps_and_what_it_quarantines(tmp_path, run_step):
-    from medmix.corpus.readers.tabular import JsonlReader
+    from medmix.corpus.readers.tabular import JsonlSourceReader
 
     path = tmp_path / "notes.jsonl"
     path.write_text("\n".join([
@@ -369,7 +368,7 @@ def test_a_reader_scrubs_what_it_keeps_and_what_it_quarantines(tmp_path, run_ste
         json.dumps({"id": "cut", "text": every_canary()})[:-30],
     ]) + "\n")
     stage_dir = tmp_path / "stage"
-    reader = JsonlReader(stage_dir, "read", source="notes", domain="clinical", files=[str(path)], max_chars=2000,
+    reader = JsonlSourceReader(stage_dir, "read", source="notes", domain="clinical", files=[str(path)], max_chars=2000,
                          metadata_keys=["subject_id"], phi=PhiSettings(PhiStage(kind="phi")))
     result = run_step(reader)
     [doc] = result.docs

@@ -7,7 +7,7 @@ import pytest
 
 from medmix.corpus.readers.pmc import PmcReader
 from medmix.corpus.readers.pubmed import PubmedReader
-from medmix.corpus.readers.tabular import MIMIC3_COLUMNS, JsonlReader, Mimic3NotesReader
+from medmix.corpus.readers.tabular import MIMIC3_COLUMNS, JsonlSourceReader, Mimic3NotesReader
 
 
 def article(pmid: int, abstract: str = "A sentence long enough to be an abstract.") -> str:
@@ -76,7 +76,7 @@ def test_invalid_utf8_empty_and_malformed_json_lines(tmp_path, run_step):
                      b'{"id": "d", "text": "cut off\n'
                      b'["not", "an", "object"]\n'
                      b'{"id": "e", "text": "also fine"}\n')
-    result = run_step(JsonlReader(tmp_path, "read", source="web", domain="general", files=[str(path)]))
+    result = run_step(JsonlSourceReader(tmp_path, "read", source="web", domain="general", files=[str(path)]))
     assert [d.id for d in result.docs] == ["a", "e"]
     assert result.reasons() == {"invalid_utf8": 1, "empty_text": 1, "malformed_json": 2}
     assert_balanced(result)
@@ -101,7 +101,7 @@ def test_a_50_mb_document_is_quarantined_without_stopping_the_run(tmp_path, run_
         handle.write(json.dumps({"id": "small", "text": "a normal document"}) + "\n")
         handle.write(json.dumps({"id": "huge", "text": "word " * 10_000_000}) + "\n")
         handle.write(json.dumps({"id": "after", "text": "the run goes on"}) + "\n")
-    result = run_step(JsonlReader(tmp_path, "read", source="web", domain="general", files=[str(path)]))
+    result = run_step(JsonlSourceReader(tmp_path, "read", source="web", domain="general", files=[str(path)]))
     assert [d.id for d in result.docs] == ["small", "after"]
     assert result.reasons() == {"too_long": 1}
     assert "50000000 > max_chars 10000000" in result.removed[0]["detail"]
@@ -124,7 +124,7 @@ def test_compressed_jsonl(tmp_path, run_step, suffix):
     data = b"".join(json.dumps({"id": str(i), "text": f"document {i}"}).encode() + b"\n" for i in range(50))
     path = tmp_path / f"part{suffix}"
     path.write_bytes(gzip.compress(data) if suffix.endswith("gz") else zstandard.ZstdCompressor().compress(data))
-    result = run_step(JsonlReader(tmp_path, "read", source="web", domain="general", files=[str(path)]))
+    result = run_step(JsonlSourceReader(tmp_path, "read", source="web", domain="general", files=[str(path)]))
     assert [d.text for d in result.docs] == [f"document {i}" for i in range(50)]
 
 
@@ -135,7 +135,7 @@ def test_corrupt_zip_and_truncated_parquet_cost_only_their_own_file(tmp_path, ru
     import pyarrow.parquet as pq
 
     from medmix.corpus.readers.mimic_cxr import MimicCxrReader
-    from medmix.corpus.readers.tabular import ParquetReader
+    from medmix.corpus.readers.tabular import ParquetSourceReader
 
     archive = tmp_path / "reports.zip"
     with zipfile.ZipFile(archive, "w") as handle:
@@ -151,7 +151,7 @@ def test_corrupt_zip_and_truncated_parquet_cost_only_their_own_file(tmp_path, ru
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["one", "two"]}), tmp_path / "good.parquet")
     broken = tmp_path / "broken.parquet"
     broken.write_bytes((tmp_path / "good.parquet").read_bytes()[:-30])
-    result = run_step(ParquetReader(tmp_path / "pq", "read", source="rp", domain="general",
+    result = run_step(ParquetSourceReader(tmp_path / "pq", "read", source="rp", domain="general",
                                     files=[str(broken), str(tmp_path / "good.parquet")]))
     assert [d.id for d in result.docs] == ["a", "b"] and result.reasons() == {"unreadable_file": 1}
     assert_balanced(result)
@@ -167,7 +167,7 @@ def test_wrong_text_column_or_key_is_named(tmp_path, run_step):
 
     jsonl = tmp_path / "web.jsonl"
     jsonl.write_text('{"id": 0, "content": "body"}\n{"id": 0, "text": "zero is an id"}\n')
-    result = run_step(JsonlReader(tmp_path / "j", "read", source="web", domain="general", files=[str(jsonl)]))
+    result = run_step(JsonlSourceReader(tmp_path / "j", "read", source="web", domain="general", files=[str(jsonl)]))
     assert [(d.id, d.text) for d in result.docs] == [("0", "zero is an id")]
     assert result.reasons() == {"missing_key:text": 1}
 
@@ -180,7 +180,7 @@ def test_byte_order_marks_do_not_stick_to_the_first_column_or_record(tmp_path, r
     assert [d.id for d in result.docs] == ["7"]
     jsonl = tmp_path / "web.jsonl"
     jsonl.write_bytes(b'\xef\xbb\xbf{"id": "first", "text": "kept"}\n')
-    result = run_step(JsonlReader(tmp_path / "j", "read", source="web", domain="general", files=[str(jsonl)]))
+    result = run_step(JsonlSourceReader(tmp_path / "j", "read", source="web", domain="general", files=[str(jsonl)]))
     assert [d.id for d in result.docs] == ["first"]
 
 

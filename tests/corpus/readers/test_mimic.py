@@ -14,7 +14,7 @@ from medmix.corpus.readers.tabular import (
     MIMIC4_COLUMNS,
     Mimic3NotesReader,
     Mimic4NotesReader,
-    ParquetReader,
+    ParquetSourceReader,
 )
 
 NURSING_NOTE = ("Neuro: A+Ox3, MAE.\nResp: LS clear, sats 96% on 2L NC.\n"
@@ -102,7 +102,7 @@ def test_parquet_source_with_custom_keys(tmp_path, run_step):
     table = pa.table({"doc_id": ["x1", "x2", "x3"], "content": ["first text", None, "third text"],
                       "url": ["https://a", "https://b", "https://c"]})
     pq.write_table(table, tmp_path / "part.parquet", row_group_size=2)
-    reader = ParquetReader(tmp_path, "read", source="rp", domain="general", files=[str(tmp_path / "part.parquet")],
+    reader = ParquetSourceReader(tmp_path, "read", source="rp", domain="general", files=[str(tmp_path / "part.parquet")],
                            text_key="content", id_key="doc_id", metadata_keys=["url"])
     result = run_step(reader)
     assert [(d.id, d.text, d.metadata["url"]) for d in result.docs] == [("x1", "first text", "https://a"),

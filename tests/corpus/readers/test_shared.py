@@ -10,7 +10,7 @@ import pytest
 from medmix.corpus.readers import PubmedVersions
 from medmix.corpus.readers.pmc import PmcReader
 from medmix.corpus.readers.pubmed import PubmedReader
-from medmix.corpus.readers.tabular import CsvReader, JsonlReader
+from medmix.corpus.readers.tabular import CsvSourceReader, JsonlSourceReader
 
 MTSAMPLES_COLUMNS = ["index", "description", "medical_specialty", "sample_name", "transcription", "keywords"]
 
@@ -121,7 +121,7 @@ def test_pmc_articles_inside_oa_tar_packages(shared, tmp_path, run_step):
 
 
 def test_mtsamples_as_a_headerless_csv_source(shared, tmp_path, run_step):
-    reader = CsvReader(tmp_path, "read", source="mtsamples", domain="clinical",
+    reader = CsvSourceReader(tmp_path, "read", source="mtsamples", domain="clinical",
                        files=[str(shared / "clinical" / "mtsamples_first401_noheader.csv")],
                        text_column="transcription", id_column="index", columns=MTSAMPLES_COLUMNS,
                        metadata_columns=["medical_specialty", "sample_name"])
@@ -138,7 +138,7 @@ def test_mtsamples_as_a_headerless_csv_source(shared, tmp_path, run_step):
 @pytest.mark.parametrize("name", ["cc_en_head-0091.jsonl", "cc_en_head-0174.jsonl",
                                   "wikitext2_valid_test_articles.jsonl"])
 def test_general_domain_jsonl(shared, tmp_path, run_step, name):
-    reader = JsonlReader(tmp_path, "read", source="general", domain="general",
+    reader = JsonlSourceReader(tmp_path, "read", source="general", domain="general",
                          files=[str(shared / "general" / name)], metadata_keys=["source"])
     result = run_step(reader)
     lines = sum(1 for line in open(shared / "general" / name) if line.strip())

@@ -1,0 +1,105 @@
+"""Running phases on datatrove's executors (local, Slurm, Ray), and watching them from outside.
+
+medmix schedules nothing itself: each phase becomes one datatrove executor, and on Slurm the phases
+are chained by job dependencies. Progress and failures are read from what datatrove writes in the
+phase's logging folder (completion markers, task logs), so the same code watches every executor.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.executor.base import PipelineExecutor
+
+from medmix.corpus.recipe import LocalExecutor, RayExecutor, SlurmExecutor
+from medmix.corpus.stages.base import Phase
+from medmix.rundir import completed_tasks
+
+
+def make_executor(config: LocalExecutor | SlurmExecutor | RayExecutor, phase: Phase, job_name: str,
+                  depends: PipelineExecutor | None) -> PipelineExecutor:
+    common = dict(pipeline=phase.pipeline, tasks=phase.tasks or config.tasks, logging_dir=str(phase.logs))
+    if config.kind == "local":
+        return LocalPipelineExecutor(**common, workers=config.workers or -1)
+    if config.kind == "ray":
+        from datatrove.executor.ray import RayPipelineExecutor
+
+        return RayPipelineExecutor(**common, workers=config.workers or -1, cpus_per_task=config.cpus_per_task,
+                                   mem_per_cpu_gb=config.mem_per_cpu_gb)
+    from datatrove.executor.slurm import SlurmPipelineExecutor
+
+    return SlurmPipelineExecutor(
+        **common, depends=depends, partition=config.partition, time=config.time,
+        cpus_per_task=config.cpus_per_task, mem_per_cpu_gb=config.mem_per_cpu_gb, workers=config.workers or -1,
+        job_name=job_name, sbatch_args=config.sbatch_args,
+        venv_path=config.venv or str(Path(sys.prefix) / "bin" / "activate"),
+        slurm_logs_folder=str(phase.logs / "slurm"),
+    )
+
+
+def ray_worker_setup() -> None:
+    """Runs in every Ray worker before it starts. datatrove's Ray actor runs each task in a `multiprocess`
+    pool; forked from an actor full of Ray's threads, a child can inherit a held lock and hang forever
+    (we saw it happen). A fork server forks from a clean single-threaded process instead."""
+    import multiprocess
+
+    multiprocess.set_start_method("forkserver", force=True)
+
+
+RAY_RUNTIME_ENV = {"worker_process_setup_hook": "medmix.corpus.executors.ray_worker_setup"}
+
+
+def connect_ray(address: str | None) -> None:
+    """Join the Ray cluster at `address` (or start a local one), unless the caller initialised Ray already."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, runtime_env=RAY_RUNTIME_ENV)
+
+
+@contextmanager
+def watch_completions(phase: Phase, on_change: Callable[[int], None], interval: float = 0.3) -> Iterator[None]:
+    """Report the phase's completed task count from a background thread, whatever executor runs it."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(interval):
+            on_change(completed_tasks(phase.logs))
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        on_change(completed_tasks(phase.logs))
+
+
+def last_error(phase_logs: Path) -> str:
+    """The last exception line that a failed task logged, so the user sees why without opening the logs."""
+    lines = [line for path in sorted((phase_logs / "logs").glob("*.log"))
+             for line in path.read_text(errors="replace").splitlines() if "Error: " in line]
+    return f": {lines[-1].strip()}" if lines else ""
+
+
+@contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's and its workers' stderr (datatrove's task logs) to a file while progress bars draw."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
