@@ -21,7 +21,12 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import (
+    get_model_state_dict,
+    get_state_dict,
+    set_model_state_dict,
+    set_state_dict,
+)
 
 from medmix.train.parallel import World
 
@@ -81,6 +86,13 @@ def load_checkpoint(path: Path, model, optimizer, world: World) -> dict:
         if saved["cuda"]:
             torch.cuda.set_rng_state_all(saved["cuda"])
     return loop_state(path)
+
+
+def load_weights(path: Path, model) -> None:
+    """The model's weights alone, for evaluation: one process, whatever the number of ranks that saved them."""
+    state = get_model_state_dict(model)
+    dcp.load({"model": state}, checkpoint_id=str(path))
+    set_model_state_dict(model, state)
 
 
 def barrier(world: World) -> None:

@@ -156,6 +156,11 @@ class Llama(nn.Module):
         """Logits for (batch, seq) tokens. Plain causal attention by default; `mask` (batch, 1, seq, seq), True
         where a query may attend to a key, replaces it. `positions` (batch, seq) are the rotary positions when
         they are not 0, 1, 2, ... (several continuations of one prefix packed side by side, as evaluation does)."""
+        return self.lm_head(self.hidden_states(tokens, mask, positions))
+
+    def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
+                      positions: torch.Tensor | None = None) -> torch.Tensor:
+        """The final norm's output, before `lm_head`: evaluation projects only the positions it scores."""
         length = tokens.shape[1] if positions is None else int(positions.max()) + 1
         cos, sin = rotary_tables(self.config, length, tokens.device)
         if positions is not None:
@@ -163,7 +168,7 @@ class Llama(nn.Module):
         x = self.model["embed_tokens"](tokens)
         for block in self.model["layers"]:
             x = block(x, cos, sin, mask)
-        return self.lm_head(self.model["norm"](x))
+        return self.model["norm"](x)
 
     def loss(self, tokens: torch.Tensor, documents: torch.Tensor | None = None,
              per_sequence: bool = False) -> torch.Tensor:

@@ -1,0 +1,199 @@
+"""`medmix eval` against lm-evaluation-harness: the same per-option log-likelihoods and accuracies on a tiny random
+LLaMA and 50 generated items, lm-eval running offline on local JSON files with its own medqa_4options and
+pubmedqa task definitions."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medmix.benchmarks import BenchmarkSet, load_items
+from medmix.tokenize.tokenizer import Tokenizer
+from medmix.train.config import load_train_config
+from medmix.train.evaluate import EvalError, evaluate, parse_benchmark, prompt, requests, score, write_results
+from medmix.train.loop import train
+from medmix.train.model import hf_tokenizer_files, load_hf
+
+WORDS = "the patient was seen today with chest pain and shortness of breath after surgery".split()
+GUARD = Path(__file__).resolve().parents[1] / "offline"  # sitecustomize.py: internet sockets refuse
+
+LM_EVAL = """
+import json, sys
+from lm_eval import simple_evaluate
+from lm_eval.tasks import TaskManager
+
+folder, tasks, out = sys.argv[1:]
+results = simple_evaluate(model="hf", model_args=f"pretrained={folder},dtype=float32", device="cpu",
+                          tasks=["parity_medqa", "parity_pubmedqa"], task_manager=TaskManager(include_path=tasks, include_defaults=False),
+                          batch_size=16, log_samples=True)
+samples = {task: {str(s["doc_id"]): [float(r[0]) for r in s["filtered_resps"]] for s in rows}
+           for task, rows in results["samples"].items()}
+metrics = {task: {k: v for k, v in values.items() if isinstance(v, float)} for task, values in results["results"].items()}
+json.dump({"samples": samples, "metrics": metrics}, open(out, "w"))
+"""
+
+
+def sentence(rng, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS, rng.integers(low, high)))
+
+
+def write_items(folder: Path, count: int) -> dict[str, tuple[Path, Path]]:
+    """`count` items of each kind, written as medmix reads them and as lm-eval's task definitions read them."""
+    rng = np.random.default_rng(7)
+    folder.mkdir(parents=True, exist_ok=True)
+    mcq, medqa, pqal, pubmedqa = [], [], {}, []
+    for number in range(count):
+        question, options, gold = sentence(rng, 4, 12) + "?", [sentence(rng, 1, 5) for _ in range(4)], int(rng.integers(4))
+        mcq.append({"realidx": f"q{number}", "question": question, "options": dict(zip("ABCD", options)),
+                    "answer_idx": "ABCD"[gold]})
+        medqa.append({"sent1": question, **{f"ending{k}": text for k, text in enumerate(options)}, "label": gold})
+        contexts = [sentence(rng, 5, 20) + "." for _ in range(int(rng.integers(1, 4)))]
+        row = {"QUESTION": sentence(rng, 4, 10) + "?", "CONTEXTS": contexts,
+               "final_decision": str(rng.choice(["yes", "no", "maybe"]))}
+        pqal[str(1000 + number)] = row
+        pubmedqa.append(row)
+    paths = {}
+    for name, ours, theirs in (("medqa", mcq, medqa), ("pubmedqa", pqal, pubmedqa)):
+        paths[name] = (folder / f"{name}.medmix.json{'l' if name == 'medqa' else ''}", folder / f"{name}.lm_eval.jsonl")
+        paths[name][0].write_text("".join(json.dumps(r) + "\n" for r in ours) if isinstance(ours, list)
+                                  else json.dumps(ours))
+        paths[name][1].write_text("".join(json.dumps(r) + "\n" for r in theirs))
+    return paths
+
+
+def write_tasks(folder: Path, paths: dict) -> Path:
+    """Task configs that include lm-eval's own definitions (prompt, choices, target) over the local files."""
+    import lm_eval
+
+    tasks = Path(lm_eval.__file__).parent / "tasks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, included in (("medqa", tasks / "medqa" / "medqa.yaml"), ("pubmedqa", tasks / "pubmedqa" / "pubmedqa.yaml")):
+        (folder / f"parity_{name}.yaml").write_text(
+            f"include: {included}\ntask: parity_{name}\ndataset_path: json\ndataset_name: null\n"
+            f"dataset_kwargs:\n  data_files:\n    test: {paths[name][1]}\n"
+            "training_split: null\nvalidation_split: null\ntest_split: test\n"
+            "metric_list:\n  - {metric: acc, aggregation: mean, higher_is_better: true}\n"
+            "  - {metric: acc_norm, aggregation: mean, higher_is_better: true}\n")
+    return folder
+
+
+def tiny_random_llama(folder: Path, tokenizer: Path) -> Path:
+    """A random 2-layer LLaMA saved by transformers, with the small tokenizer; weights scaled up from the usual
+    0.02 so that options differ by more than rounding."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                                      initializer_range=0.3, bos_token_id=1, eos_token_id=2)
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    for name, content in hf_tokenizer_files(tokenizer, bos_id=1, eos_id=2).items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+def test_log_likelihoods_and_accuracies_equal_lm_evaluation_harness(tmp_path, small_tokenizer):
+    pytest.importorskip("lm_eval")
+    model = tiny_random_llama(tmp_path / "model", small_tokenizer)
+    paths = write_items(tmp_path / "items", 25)
+    env = {**os.environ, "PYTHONPATH": str(GUARD), "MEDMIX_NETWORK_LOG": str(tmp_path / "network.log"),
+           "HF_HOME": str(tmp_path / "hf_home"), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    lm_eval = subprocess.run([sys.executable, "-c", LM_EVAL, str(model), str(write_tasks(tmp_path / "tasks", paths)),
+                              str(tmp_path / "lm_eval.json")], env=env, capture_output=True, text=True, timeout=300)
+    assert lm_eval.returncode == 0, lm_eval.stderr[-3000:]
+    assert not (tmp_path / "network.log").exists()  # fully offline
+    reference = json.loads((tmp_path / "lm_eval.json").read_text())
+
+    benchmarks = [parse_benchmark(f"medqa={paths['medqa'][0]}:mcq_jsonl"),
+                  parse_benchmark(f"pubmedqa={paths['pubmedqa'][0]}:pubmedqa")]
+    records, summary = evaluate(model, benchmarks, batch_tokens=600)  # several batches of items
+    assert len(records) == 50
+    for name in ("medqa", "pubmedqa"):
+        ours = [r for r in records if r["benchmark"] == name]
+        theirs = reference["samples"][f"parity_{name}"]
+        for doc_id, record in enumerate(ours):
+            assert list(record["loglikelihoods"].values()) == pytest.approx(theirs[str(doc_id)], abs=1e-4, rel=0)
+        metrics = reference["metrics"][f"parity_{name}"]
+        for metric in ("acc", "acc_norm", "acc_stderr", "acc_norm_stderr"):
+            assert summary[name][metric] == pytest.approx(metrics[f"{metric},none"], abs=1e-12), (name, metric)
+    gaps = [np.diff(sorted(r["loglikelihoods"].values())).min() for r in records]
+    assert min(gaps) > 1e-3  # no near-tie that rounding could flip: the accuracies compare exactly
+    assert summary["pubmedqa"]["acc"] != summary["pubmedqa"]["acc_norm"]  # yes / no / maybe: lengths matter
+
+    out = write_results(records, summary, tmp_path / "eval" / "scores.jsonl")
+    assert json.loads(out.read_text()) == summary
+    first = json.loads((tmp_path / "eval" / "scores.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"benchmark", "id", "loglikelihoods", "prediction", "prediction_norm", "gold"}
+    assert first["id"] == "q0" and set(first["loglikelihoods"]) == {"A", "B", "C", "D"}
+
+
+def test_sharing_the_prompt_across_options_changes_nothing(tmp_path, small_tokenizer):
+    """One row per item (prompt once, options masked apart) against one plain forward per option."""
+    model = load_hf(tiny_random_llama(tmp_path / "model", small_tokenizer)).eval()
+    paths = write_items(tmp_path / "items", 3)
+    benchmark = BenchmarkSet(name="pubmedqa", format="pubmedqa", path=str(paths["pubmedqa"][0]))
+    items = list(load_items(benchmark))
+    built = requests(benchmark, items, Tokenizer(small_tokenizer), 1, 512)
+    assert prompt(benchmark, items[0]).startswith("Abstract: ") and prompt(benchmark, items[0]).endswith("\nAnswer:")
+    shared = score(model, built, torch.device("cpu"))
+    for request, sums in zip(built, shared):
+        for continuation, value in zip(request.continuations, sums):
+            tokens = torch.tensor([request.prefix + continuation])
+            with torch.no_grad():
+                logprobs = model(tokens[:, :-1]).log_softmax(-1)[0, len(request.prefix) - 1:]
+            alone = logprobs.gather(1, torch.tensor(continuation)[:, None]).sum().item()
+            assert value == pytest.approx(alone, abs=1e-5)
+
+
+def test_a_medmix_checkpoint_scores_as_its_hf_export(tmp_path, small_tokenizer, pack_documents, write_config):
+    """The run directory (its latest DCP checkpoint, architecture, tokenizer and BOS id as the run recorded them)
+    and the HF folder the same run exported give the same log-likelihoods."""
+    texts = [" ".join(np.random.default_rng(n).choice(WORDS, 30)) for n in range(40)]
+    shards = pack_documents(tmp_path / "train", Tokenizer(small_tokenizer), texts, seq_len=32)
+    train(load_train_config(write_config(tmp_path / "train.yaml", {"train": shards, "tokenizer": str(small_tokenizer)},
+                                         steps=2, save_hf=True)))
+    benchmarks = [parse_benchmark(f"medqa={write_items(tmp_path / 'items', 4)['medqa'][0]}:mcq_jsonl")]
+    from_checkpoint, _ = evaluate(tmp_path / "run", benchmarks)
+    from_export, _ = evaluate(tmp_path / "run" / "hf", benchmarks)
+    for ours, exported in zip(from_checkpoint, from_export):
+        assert list(ours["loglikelihoods"].values()) == pytest.approx(list(exported["loglikelihoods"].values()),
+                                                                      abs=1e-5)
+    with pytest.raises(EvalError, match="not the tokenizer this checkpoint was trained with"):
+        evaluate(tmp_path / "run", benchmarks, tokenizer=tmp_path / "run" / "hf" / "tokenizer.json")
+
+
+def test_benchmark_specs_and_checkpoints_that_cannot_be_scored(tmp_path):
+    spec = parse_benchmark("pqa=/data/ori_pqal.json:pubmedqa:/data/test_ground_truth.json")
+    assert (spec.name, spec.path, spec.format, spec.split_ids) == (
+        "pqa", "/data/ori_pqal.json", "pubmedqa", "/data/test_ground_truth.json")
+    assert parse_benchmark("medqa=C:/x/test.jsonl:mcq_jsonl").path == "C:/x/test.jsonl"
+    for bad in ("medqa=test.jsonl", "medqa=test.jsonl:jsonl_fields", "=x.jsonl:mcq_jsonl", "m=x:mcq_jsonl:ids"):
+        with pytest.raises(EvalError):
+            parse_benchmark(bad)
+    with pytest.raises(EvalError, match="neither a HF folder"):
+        evaluate(tmp_path, [])
+
+
+def test_the_real_benchmark_files_score_with_llama_2s_tokenizer(tmp_path, shared):
+    """MedQA, MedMCQA, MMLU medical and PubMedQA's test PMIDs, as shipped, through a random model with LLaMA-2's
+    32,000-piece tokenizer: every file reads, and every item gets one finite score per option."""
+    from medmix.train.model import Llama, LlamaConfig, save_hf
+
+    tokenizer, files = shared / "tokenizers" / "llama2" / "tokenizer.model", shared / "benchmarks"
+    if not tokenizer.is_file():
+        pytest.skip(f"no LLaMA-2 tokenizer at {tokenizer}")
+    model = Llama(LlamaConfig(vocab_size=32000, dim=32, n_layers=1, n_heads=2, n_kv_heads=2, hidden_dim=64))
+    model.init_weights(0)
+    save_hf(model, tmp_path / "model", 1, 2, hf_tokenizer_files(tokenizer, 1, 2))
+    specs = [f"medqa={files / 'medqa_usmle_test.jsonl'}:mcq_jsonl", f"medmcqa={files / 'medmcqa_dev.jsonl'}:mcq_jsonl",
+             f"mmlu={files / 'mmlu_medical_test.jsonl'}:mcq_jsonl",
+             f"pubmedqa={files / 'ori_pqal.json'}:pubmedqa:{files / 'test_ground_truth.json'}"]
+    records, summary = evaluate(tmp_path / "model", [parse_benchmark(s) for s in specs], limit=8)
+    assert {name: row["n"] for name, row in summary.items()} == {"medqa": 8, "medmcqa": 8, "mmlu": 8, "pubmedqa": 8}
+    assert all(np.isfinite(list(r["loglikelihoods"].values())).all() and r["gold"] in r["loglikelihoods"]
+               for r in records)

@@ -1,0 +1,244 @@
+"""`medmix eval`: score a checkpoint on benchmark files by log-likelihood, as lm-evaluation-harness does.
+
+The items are `medmix.benchmarks`' (the definition `decontaminate` reads), in lm-evaluation-harness 0.4.13's
+prompt formats, so that scores compare with published ones (a test checks per-option log-likelihoods against
+lm-eval itself):
+
+- multiple choice (`mcq_jsonl`): its `medqa_4options` format, for any number of options,
+  "Question: {question}\\nA. {option A}\\nB. {option B}\\n...Answer:", scoring " A", " B", ...
+- PubMedQA (`pubmedqa`): its `pubmedqa` format, "Abstract: {contexts, one a line}\\nQuestion: {question}\\nAnswer:",
+  scoring " yes", " no", " maybe".
+
+Zero-shot. An option's score is the log-likelihood of its tokens after the prompt. `acc` takes the most likely
+option; `acc_norm` the most likely per character of the option's string (lm-eval's length normalisation: with
+letters as options it equals `acc`). Tokens are those lm-eval's causal models get: the prompt's, after `<s>` when
+the checkpoint's BOS id is set, and the option's as the tail of prompt + option encoded together.
+
+Speed: each item is one row of a batch: its prompt once, then every option, each option attending to the prompt
+and to itself (a mask) at the positions it would have alone. The prompt goes through the model once per item,
+not once per option, and `lm_head` runs only where a token is scored. Rows are batched by length; a GPU is used
+when present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from medmix.benchmarks import BenchmarkItem, BenchmarkSet, load_items
+from medmix.tokenize.tokenizer import Tokenizer
+from medmix.train.checkpoint import latest_checkpoint, load_weights, loop_state
+from medmix.train.model import CONFIGS, Llama, LlamaConfig, config_from_hf, load_hf
+
+SCORED_FORMATS = ("mcq_jsonl", "pubmedqa")
+
+
+class EvalError(ValueError):
+    """A benchmark spec, checkpoint or tokenizer that cannot be evaluated; the message says which and why."""
+
+
+def parse_benchmark(spec: str) -> BenchmarkSet:
+    """`NAME=PATH:FORMAT`, or `NAME=PATH:pubmedqa:SPLIT_IDS` to score the PMIDs that key SPLIT_IDS only."""
+    name, _, rest = spec.partition("=")
+    parts = rest.split(":")
+    formats = [i for i, part in enumerate(parts) if part in SCORED_FORMATS]
+    if not name or not formats:
+        raise EvalError(f"--benchmark {spec!r}: expected NAME=PATH:FORMAT with FORMAT one of "
+                        f"{', '.join(SCORED_FORMATS)} (jsonl_fields items have no options to score)")
+    at = formats[-1]
+    split_ids = ":".join(parts[at + 1:]) or None
+    if split_ids and parts[at] != "pubmedqa":
+        raise EvalError(f"--benchmark {spec!r}: only pubmedqa takes split ids after its format")
+    return BenchmarkSet(name=name, format=parts[at], path=":".join(parts[:at]), split_ids=split_ids)
+
+
+def prompt(benchmark: BenchmarkSet, item: BenchmarkItem) -> str:
+    if benchmark.format == "pubmedqa":
+        return "Abstract: {}\nQuestion: {}\nAnswer:".format("\n".join(item.contexts), item.question)
+    options = "".join(f"{label}. {text}\n" for label, text in item.options.items())
+    return f"Question: {item.question}\n{options}Answer:"
+
+
+@dataclass
+class Request:
+    """One item, tokenized: the prompt's ids once, and each option's ids after it."""
+
+    item: BenchmarkItem
+    prefix: list[int]
+    continuations: list[list[int]]
+    loglikelihoods: list[float] = field(default_factory=list)  # one per option, once scored
+
+    @property
+    def length(self) -> int:
+        return len(self.prefix) + sum(map(len, self.continuations))
+
+
+def requests(benchmark: BenchmarkSet, items: list[BenchmarkItem], tokenizer: Tokenizer, bos_id: int | None,
+             max_len: int) -> list[Request]:
+    """lm-eval's split of (context, continuation): trailing spaces of the context move to the continuation, and
+    the continuation's ids are what encoding context + continuation adds to the context's ids. The prompt is
+    cut on the left, as lm-eval does, when it and the longest option exceed the model's length."""
+    head = [] if bos_id is None else [bos_id]
+    contexts, wholes = [], []
+    for item in items:
+        context = prompt(benchmark, item)
+        contexts.append(context.rstrip())
+        wholes += [f"{context} {label}" for label in item.options]
+    context_ids, whole_ids = iter(tokenizer.encode_batch(contexts)), iter(tokenizer.encode_batch(wholes))
+    built = []
+    for item in items:
+        prefix = head + next(context_ids)
+        continuations = [(head + next(whole_ids))[len(prefix):] for _ in item.options]
+        keep = max(1, max_len + 1 - max(map(len, continuations)))
+        built.append(Request(item, prefix[-keep:] if keep < len(prefix) else prefix, continuations))
+    return built
+
+
+def batches(pending: list[Request], batch_tokens: int) -> list[list[Request]]:
+    """Longest first, as many rows as fit `batch_tokens` once padded to the batch's longest."""
+    out: list[list[Request]] = []
+    for request in sorted(pending, key=lambda r: -r.length):
+        if out and (len(out[-1]) + 1) * out[-1][0].length <= batch_tokens:
+            out[-1].append(request)
+        else:
+            out.append([request])
+    return out
+
+
+@torch.no_grad()
+def score(model: Llama, batch: list[Request], device: torch.device) -> list[list[float]]:
+    """Each request's option log-likelihoods, from one forward pass over the batch."""
+    width = max(r.length for r in batch)
+    tokens = torch.zeros(len(batch), width, dtype=torch.long)
+    positions = torch.zeros(len(batch), width, dtype=torch.long)
+    segments = torch.full((len(batch), width), -1, dtype=torch.long)  # 0: prompt, k: option k, -1: padding
+    rows, columns, targets, owners = [], [], [], []
+    for row, request in enumerate(batch):
+        start = len(request.prefix)
+        tokens[row, :start] = torch.tensor(request.prefix)
+        positions[row, :start] = torch.arange(start)
+        segments[row, :start] = 0
+        for option, ids in enumerate(request.continuations, start=1):
+            end = start + len(ids)
+            tokens[row, start:end] = torch.tensor(ids)
+            positions[row, start:end] = torch.arange(len(request.prefix), len(request.prefix) + len(ids))
+            segments[row, start:end] = option
+            # the option's first token is predicted from the prompt's last, each next one from the one before
+            columns += [len(request.prefix) - 1, *range(start, end - 1)]
+            rows += [row] * len(ids)
+            targets += ids
+            owners += [(row, option - 1)] * len(ids)
+            start = end
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    visible = (segments[:, None, :] == 0) | (segments[:, None, :] == segments[:, :, None])
+    mask = (causal & visible).unsqueeze(1).to(device)
+    hidden = model.hidden_states(tokens.to(device), mask, positions.to(device))
+    logits = model.lm_head(hidden[torch.tensor(rows), torch.tensor(columns)]).float()
+    picked = logits.log_softmax(-1).gather(1, torch.tensor(targets, device=device)[:, None])[:, 0].cpu().double()
+    sums = [[0.0] * len(r.continuations) for r in batch]
+    for (row, option), value in zip(owners, picked.tolist()):
+        sums[row][option] += value
+    return sums
+
+
+def load_checkpoint_for_eval(checkpoint: Path, tokenizer: Path | None) -> tuple[Llama, Tokenizer, int | None]:
+    """A HF LLaMA folder (config.json; its tokenizer.model or tokenizer.json unless `tokenizer` is given; BOS from
+    config.json), or a medmix checkpoint: a `step_NNNNNN` folder or a run directory (its latest), with the
+    architecture, tokenizer file and BOS id its training run recorded."""
+    if (checkpoint / "config.json").is_file():
+        model = load_hf(checkpoint)
+        found = [p for p in (checkpoint / "tokenizer.model", checkpoint / "tokenizer.json") if p.is_file()]
+        if tokenizer is None and not found:
+            raise EvalError(f"{checkpoint}: no tokenizer.model or tokenizer.json; give --tokenizer")
+        bos_id = json.loads((checkpoint / "config.json").read_text()).get("bos_token_id")
+        return model, Tokenizer(tokenizer or found[0]), bos_id
+    step = checkpoint if (checkpoint / "loop.pt").is_file() else latest_checkpoint(checkpoint / "checkpoints")
+    if step is None:
+        raise EvalError(f"{checkpoint}: neither a HF folder (config.json) nor a medmix checkpoint or run directory")
+    loop = loop_state(step)
+    model = Llama(architecture(loop["identity"]["model"]))
+    load_weights(step, model)
+    recorded = loop["tokenizer"]
+    path = tokenizer or recorded["path"]
+    if path is None:
+        raise EvalError(f"{step}: its run named no tokenizer file (data.tokenizer); give --tokenizer")
+    loaded = Tokenizer(path)
+    if loaded.sha256 != recorded["sha256"]:
+        raise EvalError(f"{path}: not the tokenizer this checkpoint was trained with "
+                        f"(sha256 {loaded.sha256[:12]}…, expected {recorded['sha256'][:12]}…)")
+    return model, loaded, recorded["bos_id"]
+
+
+def architecture(model: dict) -> LlamaConfig:
+    """The architecture of a training run's `model` config: a built-in size, or its HF checkpoint's config.json."""
+    if model["hf_checkpoint"]:
+        return config_from_hf(json.loads((Path(model["hf_checkpoint"]) / "config.json").read_text()))
+    return CONFIGS[model["size"]]
+
+
+def evaluate(checkpoint: str | Path, benchmarks: list[BenchmarkSet], tokenizer: str | Path | None = None,
+             limit: int | None = None, batch_tokens: int = 8192, bf16: bool = False,
+             on_progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[list[dict], dict[str, dict]]:
+    """One record per item (benchmark, id, option log-likelihoods, prediction, prediction_norm, gold), and a
+    summary per benchmark (n, acc, acc_stderr, acc_norm, acc_norm_stderr). `limit`: the first N items of each
+    benchmark. Every file is read and checked before any scoring. `on_progress(items done, items in all)` is
+    called after each batch (a progress bar)."""
+    if len({b.name for b in benchmarks}) < len(benchmarks):
+        raise EvalError(f"benchmark names repeat: {', '.join(b.name for b in benchmarks)}")
+    items = {}
+    for benchmark in benchmarks:
+        if benchmark.format not in SCORED_FORMATS:
+            raise EvalError(f"benchmark {benchmark.name}: {benchmark.format} items have no options to score")
+        items[benchmark.name] = list(load_items(benchmark))[:limit]
+        if unanswered := [item.item_id for item in items[benchmark.name] if item.answer is None]:
+            raise EvalError(f"benchmark {benchmark.name}: items without a gold answer, e.g. {unanswered[0]}")
+    model, loaded, bos_id = load_checkpoint_for_eval(Path(checkpoint), Path(tokenizer) if tokenizer else None)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device, torch.bfloat16 if bf16 else torch.float32).eval()
+    built = [request for benchmark in benchmarks
+             for request in requests(benchmark, items[benchmark.name], loaded, bos_id, model.config.max_seq_len)]
+    done = 0
+    for batch in batches(built, batch_tokens):
+        for request, sums in zip(batch, score(model, batch, device)):
+            request.loglikelihoods = sums
+        done += len(batch)
+        on_progress(done, len(built))
+    records = [record(request.item, request.loglikelihoods) for request in built]
+    return records, summarize(records)
+
+
+def record(item: BenchmarkItem, loglikelihoods: list[float]) -> dict:
+    labels = list(item.options)
+    best = max(range(len(labels)), key=lambda k: loglikelihoods[k])  # the first of equals, as np.argmax
+    best_norm = max(range(len(labels)), key=lambda k: loglikelihoods[k] / len(labels[k]))
+    return {"benchmark": item.benchmark, "id": item.item_id, "loglikelihoods": dict(zip(labels, loglikelihoods)),
+            "prediction": labels[best], "prediction_norm": labels[best_norm], "gold": item.answer}
+
+
+def summarize(records: list[dict]) -> dict[str, dict]:
+    """Accuracy and its standard error (sample standard deviation / sqrt(n), lm-eval's) per benchmark."""
+    summary = {}
+    for name in dict.fromkeys(r["benchmark"] for r in records):
+        mine = [r for r in records if r["benchmark"] == name]
+        summary[name] = {"n": len(mine)}
+        for metric, key in (("acc", "prediction"), ("acc_norm", "prediction_norm")):
+            hits = [float(r[key] == r["gold"]) for r in mine]
+            mean = sum(hits) / len(hits)
+            stderr = math.sqrt(sum((h - mean) ** 2 for h in hits) / (len(hits) - 1) / len(hits)) \
+                if len(hits) > 1 else None
+            summary[name] |= {metric: mean, f"{metric}_stderr": stderr}
+    return summary
+
+
+def write_results(records: list[dict], summary: dict[str, dict], out: Path) -> Path:
+    """The records as JSON lines at `out`, and the summary beside it (`<stem>.summary.json`); returns its path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary_path = out.with_name(f"{out.stem}.summary.json")
+    summary_path.write_text(json.dumps(summary, indent=1) + "\n")
+    return summary_path
