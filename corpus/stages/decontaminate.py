@@ -3,19 +3,19 @@
 Each test item (`medmix.benchmarks`) is indexed by segment: its question, each option, each context and the
 long answer. A document matches an item when it contains at least `containment` (default 0.25) of one
 segment's distinct word 5-grams, and at least 4 of them (an 8-word stretch: segments shorter than 8 words,
-such as one-word options, are never indexed). Evidence is always a share of the item, never one shared
+such as one-word options, are never indexed). Evidence is always a share of one item, never one shared
 phrase: USMLE-style vignettes repeat long template phrases ("pulse is 82/min, respirations are 20/min, and
-blood pressure is ..."), and a rule on any shared 13-gram removed real clinical text and 21% of MMLU's
-professional-medicine questions as MedQA copies. An edited copy still holds most of its 5-grams: a question
-with one word in five replaced keeps a third of them on average, while the closest unrelated vignette
-reaches 0.17 (`benchmarks/decontam_quality.py`).
+blood pressure is ..."), and the former rule, any shared 13-gram, removed 21% of MMLU's professional-medicine
+questions as MedQA copies. An edited copy keeps much of its item: a question with one word in five replaced
+keeps about a third of its 5-grams, while the closest unrelated vignette reaches 0.17 of a MedQA question
+(`benchmarks/decontam_quality.py`, which chose the threshold on half of its data and reports the other).
 
 - 5-grams found in more than three items are left out: boilerplate such as "which of the following is the
   most likely" says nothing about any one item. A 5-gram shared by two or three items counts for each.
 - A long document is matched in windows of 1,000 5-grams (half overlapping), so that template phrases
   scattered over a long text do not add up to one item's share.
 - The removal names the item with the highest share and the score, e.g. `benchmark:medqa` with detail
-  `item 344: 94% of its question's 5-grams (118 of 125)`.
+  `item 344: 50% of its question's 5-grams (61 of 121)`.
 """
 
 from __future__ import annotations
