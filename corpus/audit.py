@@ -17,8 +17,7 @@ import polars as pl
 
 from medmix.corpus.ledger import check_accounts, read_ledger, removal_reasons, stage_summary
 from medmix.rundir import RunDir
-
-TOLERANCE_PP = 0.5  # realized share must be within this many percentage points of the target
+from medmix.tokenize.mix import TOLERANCE_PP, off_target, share_rows
 
 
 def realized_tokens(shard_folder: Path) -> dict[str, int]:
@@ -29,20 +28,6 @@ def realized_tokens(shard_folder: Path) -> dict[str, int]:
         index = np.load(shard_folder / shard["index"])
         totals += np.bincount(index["source"], weights=index["length"], minlength=len(totals)).astype(np.int64)
     return {source: int(count) for source, count in zip(manifest["sources"], totals)}
-
-
-def share_rows(targets: list[dict], realized: dict[str, int]) -> list[dict]:
-    """Target against realized share for each key of `mix.shares` (a domain or a source), the targets as
-    the mix plan recorded them."""
-    total = sum(realized.values())
-    rows = []
-    for target in targets:
-        tokens = sum(realized.get(s, 0) for s in target["sources"])
-        wanted, actual = 100 * target["share"], 100 * tokens / total if total else 0.0
-        rows.append({"key": target["key"], "target_pct": round(wanted, 3), "realized_pct": round(actual, 3),
-                     "delta_pp": round(actual - wanted, 3), "tokens": tokens,
-                     "within_tolerance": abs(actual - wanted) <= TOLERANCE_PP})
-    return rows
 
 
 def token_rows(run: RunDir, realized: dict[str, int], plan: dict) -> list[dict]:
@@ -89,11 +74,12 @@ def audit(run_dir: str | Path | RunDir) -> dict:
 
 
 def failures(report: dict) -> list[str]:
-    """Why the audit fails, one line each; empty when it passes: every share within tolerance of its
-    target and the books balanced."""
-    off = [f"{row['key']} {row['realized_pct']:.2f}% against {row['target_pct']:.2f}%"
-           for row in report.get("shares", []) if not row["within_tolerance"]]
-    problems = [f"shares off target by more than {report['tolerance_pp']} pp: {', '.join(off)}"] if off else []
+    """Why the audit fails, one line each; empty when it passes: a finished build, every share within
+    tolerance of its target, and the books balanced."""
+    if "shares" not in report:
+        problems = ["no training shards yet: the build has not finished (see `medmix status`)"]
+    else:
+        problems = [off] if (off := off_target(report["shares"])) else []
     if report["accounting_problems"]:
         problems.append(f"{len(report['accounting_problems'])} accounting problems")
     return problems

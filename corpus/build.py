@@ -34,12 +34,15 @@ class BuildError(RuntimeError):
     """A build that cannot start or a stage that did not finish; the message says why and where to look."""
 
 
-def build(recipe: Recipe, run_dir: Path | RunDir, progress=None) -> list[StagePlan]:
+def build(recipe: Recipe, run_dir: Path | RunDir, progress=None, force_restart: bool = False) -> list[StagePlan]:
     """Run every stage of the recipe into `run_dir` (or submit them, on Slurm). Returns the stage plans.
 
-    `progress`, if given, is a `rich.progress.Progress` that gets one bar per phase.
+    `progress`, if given, is a `rich.progress.Progress` that gets one bar per phase. `force_restart` first
+    removes what an earlier build wrote into the run directory, instead of resuming it.
     """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    if force_restart and run.is_run():
+        run.clear()
     try:
         phi = phi_settings(recipe)
         inputs = record_identity(recipe, run, phi)

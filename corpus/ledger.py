@@ -49,7 +49,7 @@ def removal_reasons(ledger):
         ledger.filter(pl.col("outcome") == "removed")
         .group_by("stage_dir", "source", "reason")
         .agg(pl.col("docs").sum(), pl.col("chars").sum())
-        .sort("stage_dir", "source", "docs", descending=[False, False, True])
+        .sort("stage_dir", "source", "docs", "reason", descending=[False, False, True, False])  # ties: by reason
     )
 
 

@@ -6,11 +6,13 @@ relative to the recipe file (default: the recipe's folder). `output_dir` is rela
 
 from __future__ import annotations
 
+import difflib
 import glob
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
-from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from medmix.corpus.stages import STAGES, stage_config
 from medmix.schema import Domain, SourceName, Strict, read_yaml
@@ -227,8 +229,9 @@ def _location(loc: tuple, raw: dict) -> str:
     parts, node = [], raw
     for item in loc:
         if isinstance(item, int):
-            name = node[item].get("name") if isinstance(node, list) and isinstance(node[item], dict) else None
-            parts[-1] += f"[{item}]" + (f" '{name}'" if name else "")
+            entry = node[item] if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) else {}
+            label = f" '{entry['name']}'" if entry.get("name") else f" ({entry['kind']})" if entry.get("kind") else ""
+            parts[-1] += f"[{item}]{label}"
             node = node[item] if isinstance(node, list) and item < len(node) else {}
         elif isinstance(node, dict) and item not in node and item in (node.get("format"), node.get("kind")):
             continue  # pydantic's union tag (e.g. 'pmc_jats'), not a key of the YAML
@@ -238,10 +241,35 @@ def _location(loc: tuple, raw: dict) -> str:
     return " -> ".join(parts) or "recipe"
 
 
+@cache
+def recipe_keys() -> frozenset[str]:
+    """Every key that some part of a recipe accepts: what a misspelled key is compared with."""
+    keys, seen, todo = set(), set(), [Recipe]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            keys.add(field.alias or "")
+            types = [field.annotation]
+            while types:
+                kind = types.pop()
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    todo.append(kind)
+                types.extend(get_args(kind))
+        keys.update(model.model_fields)
+    return frozenset(keys - {""})
+
+
 def format_validation_error(error: ValidationError, raw: dict) -> str:
+    """One line per problem, each naming its place in the recipe; a misspelled key gets a suggestion."""
     lines = []
     for problem in error.errors():
         message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden" and (close := difflib.get_close_matches(
+                str(problem["loc"][-1]), recipe_keys(), n=1)):
+            message += f"; did you mean '{close[0]}'?"
         lines.append(f"{_location(problem['loc'], raw)}: {message}")
     return "\n".join(lines)
 
@@ -269,15 +297,15 @@ def load_recipe(path: str | Path, *, check_paths: bool = True, **overrides) -> R
 
 
 def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
-    """Each source's input files, sorted; a path or glob that matches no file is an error."""
-    inputs = {}
+    """Each source's input files, sorted. Paths or globs that match no file are errors, all listed at once."""
+    inputs, missing = {}, []
     for index, source in enumerate(recipe.sources):
         files: set[str] = set()
         for number, pattern in enumerate(source.paths):
             full = resolve_path(recipe, pattern)
             matches = [m for m in glob.glob(full, recursive=True) if Path(m).is_file()]
             if not matches:
-                raise RecipeError(f"sources[{index}] '{source.name}' -> paths[{number}]: '{full}' matches no file")
+                missing.append(f"sources[{index}] '{source.name}' -> paths[{number}]: '{full}' matches no file")
             files.update(str(Path(m).resolve()) for m in matches)
         for other, taken in inputs.items():
             if shared := files & set(taken):
@@ -288,12 +316,14 @@ def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
     for index, stage in enumerate(recipe.stages):
         for key in ("model", "known_identifiers"):
             if (value := getattr(stage, key, None)) and not Path(resolve_path(recipe, value)).is_file():
-                raise RecipeError(f"stages[{index}] ({stage.kind}) -> {key}: '{resolve_path(recipe, value)}' is not a file")
+                missing.append(f"stages[{index}] ({stage.kind}) -> {key}: '{resolve_path(recipe, value)}' is not a file")
         for number, benchmark in enumerate(getattr(stage, "benchmarks", [])):
             for key in ("path", "split_ids"):
                 if (value := getattr(benchmark, key)) and not Path(resolve_path(recipe, value)).is_file():
-                    raise RecipeError(f"stages[{index}] -> benchmarks[{number}] '{benchmark.name}' -> {key}: "
-                                      f"'{resolve_path(recipe, value)}' is not a file")
+                    missing.append(f"stages[{index}] ({stage.kind}) -> benchmarks[{number}] '{benchmark.name}' -> "
+                                   f"{key}: '{resolve_path(recipe, value)}' is not a file")
+    if missing:
+        raise RecipeError("\n".join(missing))
     return inputs
 
 

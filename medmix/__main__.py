@@ -1,5 +1,5 @@
 """`python -m medmix` is the `medmix` command."""
 
-from medmix.cli import app
+from medmix.cli import entry
 
-app()
+entry()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
+import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -28,10 +30,33 @@ def show_version(value: bool) -> None:
         raise typer.Exit()
 
 
+class Session:
+    debug = False  # --debug: let an unexpected error show its traceback
+
+
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
-                                               help="print medmix's version and exit")] = False) -> None:
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                          help="print medmix's version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an unexpected error")] = False,
+) -> None:
     """Rebuild the Me-LLaMA continual pre-training corpus."""
+    Session.debug = debug
+
+
+def entry() -> None:
+    """The `medmix` command. A user's mistake is reported by the command itself, in one line; anything else
+    is a bug or an input medmix did not expect, also shown in one line: its type and where it happened,
+    never its message, which may quote a clinical record. `--debug` shows the traceback instead."""
+    try:
+        app()
+    except Exception as error:  # noqa: BLE001 - the last line of defence
+        if Session.debug:
+            raise
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        console.print(f"[bold red]unexpected error:[/] {type(error).__name__} at {Path(frame.filename).name}:"
+                      f"{frame.lineno}; re-run with `medmix --debug ...` for the traceback", highlight=False)
+        sys.exit(1)
 
 
 RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file")]
@@ -69,7 +94,7 @@ def validate(
                   f"executor {loaded.executor.kind}")
 
 
-def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None):
+def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None, force_restart: bool = False):
     from medmix.corpus.build import BuildError, build
     from medmix.rundir import RunDir
 
@@ -77,18 +102,25 @@ def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None
         recipe = load_recipe(recipe_path, output_dir=absolute(output_dir), data_root=absolute(data_root))
         run = RunDir(Path(recipe.output_dir))
         with stage_progress() as progress:
-            build(recipe, run, progress)
+            build(recipe, run, progress, force_restart)
     except (RecipeError, BuildError) as error:
         fail(str(error))
     if recipe.executor.kind == "slurm":
         console.print(f"submitted to Slurm; follow it with [bold]medmix status {run}[/]")
+    elif run.plan.exists():
+        for warning in json.loads(run.plan.read_text())["warnings"]:
+            console.print(f"[bold yellow]mix warning:[/] {warning}", soft_wrap=True)
     return run
 
 
 @app.command("build")
-def build_command(recipe: RecipeArg, output_dir: OutputOpt = None, data_root: DataRootOpt = None) -> None:
+def build_command(
+    recipe: RecipeArg, output_dir: OutputOpt = None, data_root: DataRootOpt = None,
+    force_restart: Annotated[bool, typer.Option(
+        "--force-restart", help="delete what an earlier build wrote into the output dir and build from scratch")] = False,
+) -> None:
     """Build the corpus a recipe describes. Re-running resumes: finished tasks are skipped."""
-    show_status(run_build(recipe, output_dir, data_root))
+    show_status(run_build(recipe, output_dir, data_root, force_restart))
 
 
 def compact(number: int) -> str:
@@ -239,8 +271,6 @@ def audit(
     html_out: Annotated[Optional[Path], typer.Option("--html", help="also write an HTML report with plots")] = None,
 ) -> None:
     """Account for every record, and compare target with realized token shares read from the shards."""
-    import json
-
     from medmix.corpus.audit import audit as run_audit
     from medmix.corpus.audit import failures, html_report
 
@@ -452,4 +482,4 @@ def phi_train(
 
 
 if __name__ == "__main__":
-    app()
+    entry()

@@ -25,10 +25,12 @@ Words used throughout: a *stage* is one entry of the recipe's `stages` (its *kin
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 IDENTITY_FILES = ("recipe.json", "inputs.json", "tokenizer.json", "phi_files.json", "phi_secret.json")
+OUTPUT_FOLDERS = ("stages", "logs", "tokens", "mix", "shards")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,15 @@ class RunDir:
 
     def is_run(self) -> bool:
         return self.identity_file("recipe.json").is_file()
+
+    def clear(self) -> None:
+        """Remove everything a build wrote here, for a fresh start; files of anyone else stay."""
+        if not self.is_run():
+            raise ValueError(f"{self} is not a medmix run directory (no recipe.json): nothing to clear")
+        for folder in OUTPUT_FOLDERS:
+            shutil.rmtree(self.root / folder, ignore_errors=True)
+        for name in IDENTITY_FILES:
+            (self.root / name).unlink(missing_ok=True)
 
     def recipe(self) -> dict:
         """The recipe the run was built from, as recorded in recipe.json."""

@@ -10,13 +10,14 @@ from medmix.cli import app
 
 def described_part(line: str) -> str:
     """What is left of an option's help line without its names, its type and its [default: …]."""
-    line = re.sub(r"^│ +(--[\w-]+(\s+--[\w-]+)?)\s+(-\w\s+)?(<[^>]+>)?", "", line)
+    line = re.sub(r"^│ +(--[\w-]+(\s+--[\w-]+)?)\s+(-\w\s+)?([A-Z]+( RANGE \[[^\]]+\])?(?=\s))?", "", line)
     return re.sub(r"\[(default|required)[^\]]*\]", "", line).strip(" │")
 
 
 def test_the_help_check_sees_a_missing_description():
-    assert described_part("│ --text-key        <text>  [default: text]      │") == ""
-    assert described_part("│ --text-key        <text>  field with the text [default: text] │") == "field with the text"
+    assert described_part("│ --text-key        TEXT  [default: text]      │") == ""
+    assert described_part("│ --text-key        TEXT  field with the text [default: text] │") == "field with the text"
+    assert described_part("│ --copies  INTEGER RANGE [x>=1]  copies of each note [default: 2] │") == "copies of each note"
 
 
 def test_version():
@@ -35,6 +36,8 @@ def test_every_option_of_every_command_says_what_it_does(command):
         if re.match(r"^│ +--[a-z]", line) and "--help" not in line:
             described = described_part(line)
             assert described, f"{command}: an option without a description: {line.strip()}"
+    # click's conventions, which the README's examples follow: `build RECIPE`, `--output-dir PATH`
+    assert not re.search(r"\{[a-z_]+\}|<(bool|path|text)>", result.output), result.output
 
 
 def test_the_demo_says_that_it_trains():
@@ -45,3 +48,21 @@ def test_piped_output_keeps_table_columns_whole():
     from medmix.cli import console
 
     assert console.width == 200  # under pytest stdout is not a terminal, as when piped to a file or `less`
+
+
+def test_an_unexpected_error_is_one_line_without_its_message(monkeypatch, capsys):
+    import medmix.cli as cli
+
+    def broken():
+        raise KeyError("Jane Doe, MRN 1234567")  # a message may quote a record: it is not printed
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.setattr(cli.Session, "debug", False)
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry()
+    output = capsys.readouterr().out
+    assert exit_.value.code == 1 and len(output.strip().splitlines()) == 1
+    assert "KeyError at test_cli_help.py:" in output and "--debug" in output and "Jane" not in output
+    monkeypatch.setattr(cli.Session, "debug", True)
+    with pytest.raises(KeyError):
+        cli.entry()

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import polars as pl
 
+TOLERANCE_PP = 0.5  # a realized share must be within this many percentage points of its target
+
 
 class MixError(ValueError):
     """A target that the cleaned sources cannot meet within the recipe's repetition cap."""
@@ -45,6 +47,27 @@ def share_targets(domains: dict[str, str], shares: dict[str, float]) -> list[dic
             raise MixError(f"mix.shares: '{key}' names no source of its own (each of its sources has its own share)")
         targets.append({"key": key, "share": share / scale, "sources": members})
     return targets
+
+
+def share_rows(targets: list[dict], realized: dict[str, int]) -> list[dict]:
+    """Target against realized share for each key of `mix.shares`, from `share_targets` and the tokens per
+    source that the training shards hold. The build checks these after packing, the audit reports them."""
+    total = sum(realized.values())
+    rows = []
+    for target in targets:
+        tokens = sum(realized.get(s, 0) for s in target["sources"])
+        wanted, actual = 100 * target["share"], 100 * tokens / total if total else 0.0
+        rows.append({"key": target["key"], "target_pct": round(wanted, 3), "realized_pct": round(actual, 3),
+                     "delta_pp": round(actual - wanted, 3), "tokens": tokens,
+                     "within_tolerance": abs(actual - wanted) <= TOLERANCE_PP})
+    return rows
+
+
+def off_target(rows: list[dict]) -> str | None:
+    """The shares outside tolerance, in words; None when every share is within it."""
+    off = [f"{row['key']} {row['realized_pct']:.2f}% against {row['target_pct']:.2f}%"
+           for row in rows if not row["within_tolerance"]]
+    return f"realized shares off target by more than {TOLERANCE_PP} pp: {', '.join(off)}" if off else None
 
 
 def source_targets(available: dict[str, int], domains: dict[str, str], shares: dict[str, float],

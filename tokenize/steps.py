@@ -24,7 +24,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from medmix.io import atomic_path, write_json, write_parquet
 from medmix.rundir import RunDir
-from medmix.tokenize.mix import plan_sources, select_documents, share_targets
+from medmix.tokenize.mix import MixError, off_target, plan_sources, select_documents, share_rows, share_targets
 from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 from medmix.tokenize.tokenizer import Tokenizer
 
@@ -217,8 +217,26 @@ class WriteManifests(ShardStep):
                 bos_id=tokenizer.bos_id if self.settings.bos else None,
                 eos_id=tokenizer.eos_id if self.settings.eos else None,
                 sources=list(self.settings.sources), seed=self.settings.seed, encoder=self.encoders())
-            write_manifest(self.settings.run.shard_set(shard_set), header, [json.loads(e.read_text()) for e in entries])
+            manifest = write_manifest(self.settings.run.shard_set(shard_set), header,
+                                      [json.loads(e.read_text()) for e in entries])
+            if shard_set == "train":
+                self.check_shares(manifest["tokens_per_source"])
         return ()
+
+    def check_shares(self, realized: dict[str, int]) -> None:
+        """The realized shares, read back from what was packed, as the audit reads them. Off target, the build
+        fails (`on_shortfall: error`) or the mix plan records a warning, which the build prints and the
+        audit reports."""
+        settings = self.settings
+        if not (off := off_target(share_rows(share_targets(settings.domains, settings.shares), realized))):
+            return
+        if settings.on_shortfall == "error":
+            raise MixError(f"{off}: the cleaned sources are too small or their documents too long for these "
+                           "shares at this total_tokens; add data or raise mix.total_tokens, or set "
+                           "mix.on_shortfall: warn to keep these shards")
+        plan = json.loads(settings.run.plan.read_text())
+        if off not in plan["warnings"]:
+            write_json(settings.run.plan, plan | {"warnings": [*plan["warnings"], off]}, indent=1)
 
     def encoders(self) -> str:
         """The encoders the tokenize tasks used ("; " between them if they differ): all give the same ids,

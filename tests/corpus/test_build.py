@@ -12,6 +12,7 @@ import pytest
 
 from medmix.corpus.build import BuildError, build
 from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
+from medmix.corpus.identity import IdentityError, record_identity
 from medmix.corpus.ledger import check_accounts, read_ledger, stage_summary
 from medmix.corpus.recipe import load_recipe
 from medmix.rundir import RunDir
@@ -158,6 +159,28 @@ def test_a_run_dir_refuses_a_different_recipe(local_run, demo_inputs):
         build(demo_recipe(demo_inputs, local_run, seed=7), local_run)
 
 
+def test_a_resume_refuses_an_edited_input_and_accepts_a_touched_one(demo_inputs, tmp_path):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(demo_inputs, inputs)
+    run = RunDir(tmp_path / "run")
+    recipe = demo_recipe(inputs, run.root)
+    record_identity(recipe, run, None)
+    recorded = json.loads(run.identity_file("inputs.json").read_text())
+    source, entries = next(iter(recorded.items()))
+    victim = Path(entries[0]["path"])
+    os.utime(victim, ns=(1, 1))  # touched (copied, restored from a backup): same content, so it resumes
+    record_identity(recipe, run, None)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit of one byte, same size
+    victim.write_bytes(data)
+    os.utime(victim, ns=(1, 1))  # even with the old mtime restored, the content hash tells
+    with pytest.raises(IdentityError, match=rf"input file {victim} of source '{source}' has changed since the run "
+                                            "read it; build into a fresh output_dir, or re-run with --force-restart"):
+        record_identity(recipe, run, None)
+    run.clear()  # what --force-restart does first
+    assert record_identity(recipe, run, None)[source][0] == str(victim)
+
+
 @pytest.mark.slow
 def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
     ray = pytest.importorskip("ray")
@@ -198,6 +221,11 @@ def test_the_demo_shards_realize_the_recipe_mix_and_the_audit_reads_them(local_r
     phi = {(r["source"], r["label"]) for r in report["phi"]}
     assert {("clinic", "NAME"), ("clinic", "DATE"), ("clinic", "PHONE"), ("mimic3", "NAME"), ("mimic3", "PHONE")} <= phi
     assert "<svg" in (tmp_path / "a.html").read_text()
+    again = CliRunner().invoke(app, ["audit", str(local_run), "--json", str(tmp_path / "b.json"),
+                                     "--html", str(tmp_path / "b.html")])
+    assert again.exit_code == 0  # the same run audited twice gives the same bytes
+    for suffix in ("json", "html"):
+        assert (tmp_path / f"a.{suffix}").read_bytes() == (tmp_path / f"b.{suffix}").read_bytes()
     manifest = json.loads((local_run / "shards" / "train" / "manifest.json").read_text())
     dataset = PackedSequences(local_run / "shards" / "train", tokenizer_sha256=manifest["tokenizer_sha256"],
                               verify_checksums=True)
@@ -263,3 +291,9 @@ def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_and_the_mix_sa
     assert kept_content(tmp_path / "run") and not any(
         lines for name, lines in kept_content(tmp_path / "run").items() if name.startswith(("04_", "05_", "06_", "07_", "08_")))
     assert check_accounts(tmp_path / "run") == []
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+
+    unfinished = CliRunner().invoke(app, ["audit", str(tmp_path / "run")])
+    assert unfinished.exit_code == 1 and "no training shards yet" in unfinished.output

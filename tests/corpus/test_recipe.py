@@ -90,9 +90,9 @@ def test_clinical_source_without_phi_stage_is_refused_unless_deidentified(tmp_pa
 
 
 def test_unknown_stage_kind_and_bad_executor(tmp_path):
-    with pytest.raises(RecipeError, match=r"stages\[0\]: Input tag 'sparkle' found using 'kind' does not match"):
+    with pytest.raises(RecipeError, match=r"stages\[0\] \(sparkle\): Input tag 'sparkle' found using 'kind' does not match"):
         load_recipe(write_recipe(tmp_path, stages=[{"kind": "sparkle"}]))
-    with pytest.raises(RecipeError, match=r"stages\[0\]: max_chars 10 is below min_chars 50"):
+    with pytest.raises(RecipeError, match=r"stages\[0\] \(length_filter\): max_chars 10 is below min_chars 50"):
         load_recipe(write_recipe(tmp_path, stages=[{"kind": "length_filter", "min_chars": 50, "max_chars": 10}]))
     with pytest.raises(RecipeError, match="partition: Field required"):
         load_recipe(write_recipe(tmp_path, executor={"kind": "slurm", "tasks": 4}))
@@ -152,3 +152,24 @@ def test_filter_settings_override_the_defaults_per_domain_and_filter():
                                                           **DEFAULT_QUALITY_PROFILES["biomedical"]}
     with pytest.raises(Exception, match="clinical -> gopher_quality: unknown parameters"):
         QualityFilterStage(kind="quality_filter", profiles={"clinical": {"gopher_quality": {"min_words": 1}}})
+
+
+def test_every_missing_path_is_listed_at_once(tmp_path):
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"][0]["paths"] = ["gone/*.csv"]
+    raw["sources"][1]["paths"] = ["web.jsonl", "missing/*.jsonl"]
+    raw["stages"] = [{"kind": "phi", "model": "no_such_model.bin"}]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 3 and lines[0].startswith("sources[0] 'notes' -> paths[0]")
+    assert lines[1].startswith("sources[1] 'web' -> paths[1]") and lines[2].startswith("stages[0] (phi) -> model")
+
+
+def test_a_misspelled_stage_key_names_the_stage_kind_and_the_likely_key(tmp_path):
+    path = write_recipe(tmp_path, stages=[{"kind": "length_filter"}, {"kind": "dedup", "threshhold": 0.8}])
+    with pytest.raises(RecipeError, match=r"^stages\[1\] \(dedup\) -> threshhold: Extra inputs are not permitted; "
+                                          r"did you mean 'threshold'\?$"):
+        load_recipe(path)

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 from datatrove.data import Document
 
-from medmix.corpus.audit import realized_tokens, share_rows
+from medmix.corpus.audit import realized_tokens
 from medmix.corpus.phi.gold import read_physionet_notes
 from medmix.rundir import RunDir
-from medmix.tokenize.mix import MixError, plan_sources, source_targets
+from medmix.tokenize.mix import MixError, plan_sources, share_rows, source_targets
 from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, ShardError, open_shard_set, write_manifest, write_shard
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 from medmix.tokenize.tokenizer import token_dtype
@@ -92,6 +92,25 @@ def test_a_target_beyond_the_repetition_cap_fails_or_warns():
     assert plans[0].factor == 4 and plans[0].capped and "capped at 4 passes" in warnings[0]
     with pytest.raises(MixError):  # a source with no tokens at all cannot be capped into its share
         plan_sources({"a": 0, "b": 10}, domains, {"x": 1, "y": 1}, 10, max_repeats=4, on_shortfall="warn")
+
+
+def test_packed_shares_off_target_fail_the_build_or_warn_in_the_plan(small_tokenizer, tmp_path):
+    # clinical's target, 5% of 3,000 tokens, is smaller than each of its two long notes: no note fits it
+    sizes = {"pmc": (300, 12, "biomedical"), "mimic3": (2, 800, "clinical"), "web": (100, 12, "general")}
+    corpus = [Document(text=" ".join(["patient note trial"] * (words // 3)), id=str(n), metadata={"source": s, "domain": d})
+              for s, (count, words, d) in sizes.items() for n in range(count)]
+    values = dict(total_tokens=3000, shares={"biomedical": 15, "clinical": 1, "general": 4}, sources=tuple(sizes),
+                  domains={s: d for s, (_, _, d) in sizes.items()}, validation_fraction=0.0)
+    strict = settings_for(tmp_path / "error", small_tokenizer, **values)
+    tokenize(strict, corpus)
+    with pytest.raises(MixError, match=r"realized shares off target by more than 0.5 pp: .*clinical 0.00% against "
+                                       r"5.00%: .* or set mix.on_shortfall: warn"):
+        build_shards(strict)
+    lenient = settings_for(tmp_path / "warn", small_tokenizer, **values, on_shortfall="warn")
+    tokenize(lenient, corpus)
+    build_shards(lenient)
+    plan = json.loads(lenient.run.plan.read_text())
+    assert len(plan["warnings"]) == 1 and "clinical 0.00% against 5.00%" in plan["warnings"][0]
 
 
 def synthetic_corpus(seed: int) -> list[Document]:

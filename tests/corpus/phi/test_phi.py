@@ -105,7 +105,7 @@ def test_surrogates_need_a_secret_env(tmp_path):
     raw["stages"][-1] = {"kind": "phi", "replacement": "surrogates"}
     path = tmp_path / "r.yaml"
     path.write_text(json.dumps(raw))
-    with pytest.raises(RecipeError, match=r"stages\[6\]: replacement 'surrogates' needs `secret_env`"):
+    with pytest.raises(RecipeError, match=r"stages\[6\] \(phi\): replacement 'surrogates' needs `secret_env`"):
         load_recipe(path)
 
 

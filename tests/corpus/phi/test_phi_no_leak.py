@@ -341,12 +341,12 @@ def test_the_recipe_names_the_secret_variable_and_never_holds_the_secret():
     base = {"name": "r", "output_dir": "o", "mix": {"total_tokens": 1, "shares": {"clinical": 1}},
             "tokenizer": {"path": "t"},
             "sources": [{"name": "notes", "domain": "clinical", "format": "jsonl", "paths": ["x"]}]}
-    with pytest.raises(RecipeError, match=r"stages\[0\]: a `secret` in the recipe would be copied into the run "
+    with pytest.raises(RecipeError, match=r"stages\[0\] \(phi\): a `secret` in the recipe would be copied into the run "
                                           r"directory; put it in an environment variable"):
         parse_recipe(base | {"stages": [{"kind": "phi", "replacement": "surrogates", "secret": SECRET}]})
-    with pytest.raises(RecipeError, match=r"stages\[0\]: replacement 'surrogates' needs `secret_env`"):
+    with pytest.raises(RecipeError, match=r"stages\[0\] \(phi\): replacement 'surrogates' needs `secret_env`"):
         parse_recipe(base | {"stages": [{"kind": "phi", "replacement": "surrogates"}]})
-    with pytest.raises(RecipeError, match=r"stages\[0\] -> secret_env: String should match pattern") as error:
+    with pytest.raises(RecipeError, match=r"stages\[0\] \(phi\) -> secret_env: String should match pattern") as error:
         parse_recipe(base | {"stages": [{"kind": "phi", "replacement": "surrogates", "secret_env": "p@ss w0rd!"}]})
     assert "p@ss" not in str(error.value)  # a secret pasted in the wrong place is not echoed
     with pytest.raises(RecipeError, match=r"stages: at most one `phi` stage"):
