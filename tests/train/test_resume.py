@@ -28,11 +28,11 @@ def test_the_sampler_goes_on_from_the_same_point_on_another_world_size():
 def test_two_gloo_ranks_resume_on_one_with_the_same_losses(tmp_path, walk_shards, write_config, run_python,
                                                              log_records):
     """22 sequences and a global batch of 4: five steps an epoch. Resumed from step 3, the one-rank run crosses
-    the epoch boundary and must make the two-rank run's steps 4 to 8."""
+    the epoch boundary and must make the two-rank run's steps 4 to 6."""
     pytest.importorskip("torch.distributed.fsdp")
     data = {"train": walk_shards(tmp_path / "train", 22, 3), "validation": {"general": walk_shards(
         tmp_path / "valid", 4, 4)}}
-    common = dict(steps=8, checkpoint_every=3, keep_checkpoints=3, eval_every=4)
+    common = dict(steps=6, checkpoint_every=3, keep_checkpoints=2, eval_every=3)
     config = write_config(tmp_path / "train.yaml", data, batch_size=2, **common)
     result = run_python(["-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "medmix.train", str(config)])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -45,8 +45,8 @@ def test_two_gloo_ranks_resume_on_one_with_the_same_losses(tmp_path, walk_shards
     result = run_python(["-m", "medmix.train", str(config)])
     assert result.returncode == 0, result.stderr[-3000:]
     one_rank = log_records(run_dir)
-    assert [s for s in one_rank] == list(range(9))
-    for step in range(4, 9):
+    assert list(one_rank) == list(range(7))
+    for step in range(4, 7):
         assert one_rank[step]["loss"] == pytest.approx(two_ranks[step]["loss"], abs=1e-5), step
         assert one_rank[step]["tokens"] == two_ranks[step]["tokens"]
-    assert one_rank[8]["val_loss/general"] == pytest.approx(two_ranks[8]["val_loss/general"], abs=1e-5)
+    assert one_rank[6]["val_loss/general"] == pytest.approx(two_ranks[6]["val_loss/general"], abs=1e-5)
