@@ -26,6 +26,7 @@ from medmix.corpus.identity import IdentityError, record_identity
 from medmix.corpus.phi.replace import SecretError
 from medmix.corpus.plan import StagePlan, phi_settings, plan_stages
 from medmix.corpus.recipe import Recipe
+from medmix.corpus.slurm import SlurmError, cancel, queued_jobs, record_submission
 from medmix.corpus.stages.base import Phase
 from medmix.rundir import RunDir, completed_tasks
 
@@ -54,10 +55,7 @@ def build(recipe: Recipe, run_dir: Path | RunDir, progress=None, force_restart: 
             plan.stage.kept.mkdir(parents=True, exist_ok=True)
 
     if recipe.executor.kind == "slurm":
-        executor = None
-        for plan, phase in phases_of(plans):
-            executor = make_executor(recipe.executor, phase, job_name(recipe, plan, phase), depends=executor)
-        executor.run()  # submits the whole chain, each phase's job array depending on the previous one
+        submit_to_slurm(recipe, run, plans)
         return plans
 
     if recipe.executor.kind == "ray":
@@ -66,6 +64,33 @@ def build(recipe: Recipe, run_dir: Path | RunDir, progress=None, force_restart: 
         for plan, phase in phases_of(plans):
             run_phase(recipe, plan, phase, progress)
     return plans
+
+
+def submit_to_slurm(recipe: Recipe, run: RunDir, plans: list[StagePlan]) -> None:
+    """Submit every phase as a job array, each waiting on the one before. Stale jobs of an earlier submission
+    (their chain broke, so they can never start) are cancelled first; live ones stop the build, since a
+    second chain would race them. The ids go to `logs/slurm_jobs.json`."""
+    try:
+        queued = queued_jobs(run)
+    except SlurmError as error:
+        raise BuildError(str(error)) from None
+    stale = [job for job in queued if job.stale]
+    if live := [job.job_id for job in queued if not job.stale]:
+        raise BuildError(f"{len(live)} Slurm jobs of an earlier submission of {run} are still queued or running "
+                         f"({', '.join(live)}); wait for them (`medmix status {run}`), or cancel them with "
+                         f"`scancel {' '.join(live)}` and build again")
+    cancel(stale)
+    executors, executor = [], None
+    for plan, phase in phases_of(plans):
+        executor = make_executor(recipe.executor, phase, job_name(recipe, plan, phase), depends=executor)
+        executors.append((phase, executor))
+    executor.run()  # submits the whole chain; phases whose tasks are all complete are skipped (job id -1)
+    record_submission(run, {run.phase_key(phase.logs): str(e.job_id) for phase, e in executors
+                            if e.job_id not in (None, -1)}, [job.job_id for job in stale])
+
+
+def label_of(plan: StagePlan, phase: Phase) -> str:
+    return plan.name if phase.name == plan.name else f"{plan.name}: {phase.name}"
 
 
 def phases_of(plans: list[StagePlan]) -> Iterator[tuple[StagePlan, Phase]]:
@@ -80,7 +105,7 @@ def run_phase(recipe: Recipe, plan: StagePlan, phase: Phase, progress) -> None:
     """Run one phase to its end, with a progress bar; a phase with unfinished tasks fails the build."""
     executor = make_executor(recipe.executor, phase, job_name(recipe, plan, phase), depends=None)
     tasks = phase.tasks or recipe.executor.tasks
-    label = plan.name if phase.name == plan.name else f"{plan.name}: {phase.name}"
+    label = label_of(plan, phase)
     bar = progress.add_task(label, total=tasks) if progress is not None else None
     update = (lambda done: progress.update(bar, completed=done)) if progress is not None else (lambda done: None)
     try:

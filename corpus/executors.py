@@ -34,10 +34,13 @@ def make_executor(config: LocalExecutor | SlurmExecutor | RayExecutor, phase: Ph
                                    mem_per_cpu_gb=config.mem_per_cpu_gb)
     from datatrove.executor.slurm import SlurmPipelineExecutor
 
+    # datatrove writes its own --qos after sbatch_args (default "normal"), so a qos given there goes to its
+    # parameter instead; an empty qos leaves the directive out, for clusters without QOS
+    sbatch_args = {key: value for key, value in config.sbatch_args.items() if key != "qos"}
     return SlurmPipelineExecutor(
         **common, depends=depends, partition=config.partition, time=config.time,
         cpus_per_task=config.cpus_per_task, mem_per_cpu_gb=config.mem_per_cpu_gb, workers=config.workers or -1,
-        job_name=job_name, sbatch_args=config.sbatch_args,
+        job_name=job_name, sbatch_args=sbatch_args, qos=config.sbatch_args.get("qos", "normal"),
         venv_path=config.venv or str(Path(sys.prefix) / "bin" / "activate"),
         slurm_logs_folder=str(phase.logs / "slurm"),
     )

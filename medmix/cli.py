@@ -106,11 +106,27 @@ def run_build(recipe_path: Path, output_dir: Path | None, data_root: Path | None
     except (RecipeError, BuildError) as error:
         fail(str(error))
     if recipe.executor.kind == "slurm":
-        console.print(f"submitted to Slurm; follow it with [bold]medmix status {run}[/]")
+        show_submission(run)
     elif run.plan.exists():
         for warning in json.loads(run.plan.read_text())["warnings"]:
             console.print(f"[bold yellow]mix warning:[/] {warning}", soft_wrap=True)
     return run
+
+
+def show_submission(run) -> None:
+    """What `medmix build` did on Slurm: the job arrays it submitted, or that there was nothing to submit."""
+    from medmix.corpus.slurm import last_submission
+
+    submission = last_submission(run)
+    if submission["cancelled_stale"]:
+        console.print(f"cancelled {len(submission['cancelled_stale'])} stale Slurm jobs of an earlier submission, "
+                      f"which could never start: {', '.join(submission['cancelled_stale'])}")
+    jobs = list(submission["submitted"].values())
+    if not jobs:
+        console.print(f"nothing submitted: every phase of {run} is complete")
+    else:
+        console.print(f"submitted {len(jobs)} phases to Slurm as job arrays {jobs[0]}..{jobs[-1]}, each waiting "
+                      f"for the one before; follow them with [bold]medmix status {run}[/]", soft_wrap=True)
 
 
 @app.command("build")
@@ -144,12 +160,23 @@ def run_dir_of(path: Path):
 
 def show_status(run) -> None:
     from medmix.corpus.ledger import check_accounts, read_ledger, removal_reasons, stage_summary
+    from medmix.corpus.slurm import SlurmError, last_submission, queued_jobs
 
+    submitted = last_submission(run)["submitted"]
+    try:
+        states = {job.job_id: f"{job.state.lower()} ({job.reason})" if job.state == "PENDING" else job.state.lower()
+                  for job in queued_jobs(run)} if submitted else {}
+    except SlurmError as error:
+        console.print(f"[yellow]Slurm job states unknown:[/] {error}")
+        states = {}
     stages = Table(title=f"{run}: stages", title_justify="left")
-    for column in ("stage", "tasks done per phase"):
+    for column in ("stage", "tasks done per phase", *(["Slurm jobs"] if submitted else [])):
         stages.add_column(column)
     for stage, phases in run.phase_progress():
-        stages.add_row(stage, ", ".join(f"{phase} {done}" for phase, done in phases))
+        jobs = [f"{phase} {job}: {states.get(job, 'not queued')}" for phase, _ in phases
+                if (job := submitted.get(f"{stage}/{phase}"))]
+        stages.add_row(stage, ", ".join(f"{phase} {done}" for phase, done in phases),
+                       *([", ".join(jobs)] if submitted else []))
     console.print(stages)
 
     ledger = read_ledger(run)

@@ -17,6 +17,7 @@
     RUN_DIR/logs/NN_<kind>/<phase>/            datatrove's logs, stats and completion markers per phase
     RUN_DIR/logs/shards/<phase>/               the same for tokenize, mix, pack and manifests
     RUN_DIR/logs/console.log                   task output that would otherwise break the progress bars
+    RUN_DIR/logs/slurm_jobs.json               on Slurm: the job ids of the last submission
 
 Words used throughout: a *stage* is one entry of the recipe's `stages` (its *kind* names its module in
 `medmix.corpus.stages`); it runs as one or more *phases*, each a datatrove pipeline of *steps* (blocks).
@@ -120,6 +121,10 @@ class RunDir:
     def phi_count_files(self) -> list[Path]:
         return sorted(self.root.glob("stages/*/phi_counts/*.parquet"))
 
+    def phase_key(self, phase_logs: Path) -> str:
+        """A phase by its logging folder: `06_dedup/signatures`, `shards/pack`."""
+        return phase_logs.relative_to(self.root / "logs").as_posix()
+
     def phase_progress(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """Per stage folder (and the shard build): each phase's completed task count, from datatrove's markers."""
         stages = [(stage.name, self.root / "logs" / stage.name) for stage in self.stages()]
@@ -136,6 +141,11 @@ class RunDir:
     @property
     def shard_logs(self) -> Path:
         return self.root / "logs" / "shards"
+
+    @property
+    def slurm_jobs(self) -> Path:
+        """On Slurm: the job ids of the last submission (`medmix.corpus.slurm`)."""
+        return self.root / "logs" / "slurm_jobs.json"
 
     # ------------------------------------------------------------------------------------- shard build
 

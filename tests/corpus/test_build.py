@@ -251,11 +251,14 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     sbatch = bin_dir / "sbatch"
     sbatch.write_text(FAKE_SBATCH)
     sbatch.chmod(sbatch.stat().st_mode | stat.S_IEXEC)
+    squeue = bin_dir / "squeue"
+    squeue.write_text("#!/bin/sh\n")  # an empty queue: nothing of this run is pending
+    squeue.chmod(squeue.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     run_dir = tmp_path / "run"
     recipe = demo_recipe(demo_inputs, run_dir, executor={
         "kind": "slurm", "tasks": 8, "partition": "cpu-long", "time": "02:00:00", "cpus_per_task": 2,
-        "mem_per_cpu_gb": 4, "venv": "/opt/medmix/bin/activate", "sbatch_args": {"account": "medlab"}})
+        "mem_per_cpu_gb": 4, "venv": "/opt/medmix/bin/activate", "sbatch_args": {"account": "medlab", "qos": "high"}})
     build(recipe, run_dir)
 
     calls = (bin_dir / "calls.txt").read_text().splitlines()
@@ -264,6 +267,10 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     # each phase: its job array, then datatrove's stats-merging job; each array waits for the one before
     job_calls = calls[0::2]
     assert len(calls) == 2 * len(phases) == 2 * 17  # 9 stages (dedup in 5 phases), then 4 shard phases
+    from medmix.corpus.slurm import last_submission
+
+    submitted = last_submission(RunDir(run_dir))["submitted"]  # each phase's job array, for `medmix status`
+    assert list(submitted.values()) == [str(1000 + 2 * n) for n in range(17)] and "06_dedup/filter" in submitted
     assert "--dependency" not in job_calls[0]
     for number, call in enumerate(job_calls[1:], start=1):
         assert f"--dependency=afterok:{1000 + 2 * (number - 1)}" in call
@@ -271,8 +278,9 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
         script = (phase / "launch_script.slurm").read_text()
         array = "--array=0-0" if phase.name in ("clusters", "mix", "manifests") else "--array=0-7"  # one-task phases
         for directive in ("--partition=cpu-long", "--time=02:00:00", "--cpus-per-task=2", "--mem-per-cpu=4G",
-                          array, "--account=medlab", "--job-name=medmix-demo-"):
+                          array, "--account=medlab", "--job-name=medmix-demo-", "--qos=high"):
             assert f"#SBATCH {directive}" in script
+        assert "--qos=normal" not in script
         assert "source /opt/medmix/bin/activate" in script
         assert f"launch_pickled_pipeline {phase / 'executor.pik'}" in script
     # the pickled executor that the nodes load carries the real medmix steps

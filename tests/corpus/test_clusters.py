@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from medmix.corpus.build import build
+from medmix.corpus.build import BuildError, build
 from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
 from medmix.corpus.recipe import load_recipe
+from medmix.corpus.slurm import last_submission, queued_jobs
+from medmix.rundir import RunDir
 
 pytestmark = pytest.mark.integration
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
@@ -64,27 +66,37 @@ def slurm_is_up() -> str | None:
     return None
 
 
-def our_jobs(name_prefix: str) -> list[str]:
-    """`id name state reason` of the queued jobs whose name starts with `name_prefix`."""
-    listed = subprocess.run(["squeue", "-h", "-o", "%i %j %T %r"], capture_output=True, text=True, check=True).stdout
-    return [line for line in listed.splitlines() if f" {name_prefix}" in line]
+def wait_for(run: RunDir, until, timeout: float = CLUSTER_TIMEOUT) -> list:
+    """Poll the run's queued jobs until `until(jobs)` holds or `timeout` passes; the jobs last seen."""
+    deadline = time.monotonic() + timeout
+    while not until(jobs := queued_jobs(run)) and time.monotonic() < deadline:
+        time.sleep(2)
+    return jobs
 
 
-def test_slurm_gives_the_same_shards_as_local(inputs, local_digests, tmp_path):
+def test_slurm_gives_the_same_shards_as_local_and_a_rerun_tidies_the_queue(inputs, local_digests, tmp_path):
     if reason := slurm_is_up():
         pytest.skip(reason)
-    run_dir = tmp_path / "slurm"
-    build(recipe(inputs, run_dir, executor={"kind": "slurm", "tasks": 2, "partition": "cpu", "time": "00:30:00",
-                                            "mem_per_cpu_gb": 2}), run_dir)  # submits the chain and returns
-    deadline = time.monotonic() + CLUSTER_TIMEOUT
-    while (left := our_jobs("medmix-demo")) and time.monotonic() < deadline:
-        if any(line.endswith("DependencyNeverSatisfied") for line in left):
-            break  # a phase failed: the rest of the chain would wait forever
-        time.sleep(2)
+    run = RunDir(tmp_path / "slurm")
+    slurm = recipe(inputs, run.root, executor={"kind": "slurm", "tasks": 2, "partition": "cpu", "time": "00:30:00",
+                                               "mem_per_cpu_gb": 2})
+    build(slurm, run.root)  # submits the chain and returns
+    first = last_submission(run)["submitted"]
+    assert len(first) == 17 and queued_jobs(run)  # 13 cleaning phases (dedup has 5), 4 shard phases
+    with pytest.raises(BuildError, match=r"Slurm jobs of an earlier submission of .* are still queued or running"):
+        build(slurm, run.root)  # a second chain would race the first
+    subprocess.run(["scancel", first["00_read/read"]], check=True)  # the chain breaks: the rest can never start
+    stale = wait_for(run, lambda jobs: jobs and all(job.stale for job in jobs), timeout=120)
+    assert stale and all(job.stale for job in stale), stale
+    build(slurm, run.root)  # cancels the stale chain, then submits a new one
+    assert sorted(last_submission(run)["cancelled_stale"]) == sorted(job.job_id for job in stale)
+    left = wait_for(run, lambda jobs: not jobs or any(job.stale for job in jobs))
     if left:
-        subprocess.run(["scancel", *[line.split()[0].split("_")[0] for line in left]], check=False)
+        subprocess.run(["scancel", *[job.job_id for job in left]], check=False)
     assert not left, f"jobs left in the queue (a failed phase, or {CLUSTER_TIMEOUT} s passed): {left[:3]}"
-    assert shard_digests(run_dir) == local_digests
+    assert shard_digests(run.root) == local_digests
+    build(slurm, run.root)  # finished: nothing to submit
+    assert last_submission(run)["submitted"] == {} and not queued_jobs(run)
 
 
 def test_a_ray_start_cluster_gives_the_same_shards_as_local(inputs, local_digests, tmp_path):
