@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, ValidationError, model_validator
 
+from medmix.benchmarks import BenchmarkSet
 from medmix.schema import Fraction, Strict, read_yaml
 
 
@@ -53,6 +54,18 @@ class ScheduleConfig(Strict):
     cooldown_ratio: Fraction = Field(0.2, description="constant_cooldown: share of steps spent decaying")
 
 
+class EvalBenchmark(BenchmarkSet):
+    """A benchmark scored at every evaluation of a run, as `medmix eval` scores it (a recipe's benchmark fields)."""
+
+    limit: PositiveInt | None = Field(None, description="score the first N items (all when unset)")
+
+    @model_validator(mode="after")
+    def has_options(self) -> EvalBenchmark:
+        if self.format not in ("mcq_jsonl", "pubmedqa"):
+            raise ValueError(f"eval_benchmarks -> {self.name}: {self.format} items have no options to score")
+        return self
+
+
 class TrainConfig(Strict):
     run_dir: str
     model: ModelConfig = ModelConfig()
@@ -70,6 +83,9 @@ class TrainConfig(Strict):
     eval_sequences: PositiveInt = Field(
         64, description="validation sequences per domain (all of a smaller set): the same set for every batch "
                         "size, accumulation and world size, so curves from different runs compare")
+    eval_benchmarks: list[EvalBenchmark] = Field(
+        default_factory=list, description="benchmarks whose acc and acc_norm are logged at every evaluation, "
+                                          "against tokens seen; their prompts are encoded with data.tokenizer")
     checkpoint_every: PositiveInt = 50
     keep_checkpoints: PositiveInt = 2
     log_every: PositiveInt = 1
@@ -81,6 +97,15 @@ class TrainConfig(Strict):
     def one_model_source(self) -> TrainConfig:
         if self.model.hf_checkpoint and self.model.size not in (None, "tiny"):
             raise ValueError("model: give `size` or `hf_checkpoint`, not both")
+        return self
+
+    @model_validator(mode="after")
+    def benchmarks_can_be_scored(self) -> TrainConfig:
+        if self.eval_benchmarks and not self.data.tokenizer:
+            raise ValueError("eval_benchmarks: name the shards' tokenizer file in data -> tokenizer, to encode prompts")
+        names = [benchmark.name for benchmark in self.eval_benchmarks]
+        if len(set(names)) < len(names):
+            raise ValueError(f"eval_benchmarks: names repeat ({', '.join(names)})")
         return self
 
     def check_shards(self) -> None:

@@ -34,8 +34,10 @@ from medmix.benchmarks import BenchmarkItem, BenchmarkSet, load_items
 from medmix.tokenize.tokenizer import Tokenizer
 from medmix.train.checkpoint import latest_checkpoint, load_weights, loop_state
 from medmix.train.model import CONFIGS, Llama, LlamaConfig, config_from_hf, load_hf
+from medmix.train.parallel import World, all_reduce_mean
 
 SCORED_FORMATS = ("mcq_jsonl", "pubmedqa")
+BATCH_TOKENS = 8192
 
 
 class EvalError(ValueError):
@@ -76,6 +78,16 @@ class Request:
     @property
     def length(self) -> int:
         return len(self.prefix) + sum(map(len, self.continuations))
+
+
+def read_items(benchmark: BenchmarkSet, limit: int | None) -> list[BenchmarkItem]:
+    """The first `limit` items (all, without one), each with options and a gold answer."""
+    if benchmark.format not in SCORED_FORMATS:
+        raise EvalError(f"benchmark {benchmark.name}: {benchmark.format} items have no options to score")
+    items = list(load_items(benchmark))[:limit]
+    if unanswered := [item.item_id for item in items if item.answer is None]:
+        raise EvalError(f"benchmark {benchmark.name}: items without a gold answer, e.g. {unanswered[0]}")
+    return items
 
 
 def requests(benchmark: BenchmarkSet, items: list[BenchmarkItem], tokenizer: Tokenizer, bos_id: int | None,
@@ -137,8 +149,8 @@ def score(model: Llama, batch: list[Request], device: torch.device) -> list[list
     causal = torch.ones(width, width, dtype=torch.bool).tril()
     visible = (segments[:, None, :] == 0) | (segments[:, None, :] == segments[:, :, None])
     mask = (causal & visible).unsqueeze(1).to(device)
-    hidden = model.hidden_states(tokens.to(device), mask, positions.to(device))
-    logits = model.lm_head(hidden[torch.tensor(rows), torch.tensor(columns)]).float()
+    select = (torch.tensor(rows, device=device), torch.tensor(columns, device=device))
+    logits = model(tokens.to(device), mask, positions.to(device), select).float()
     picked = logits.log_softmax(-1).gather(1, torch.tensor(targets, device=device)[:, None])[:, 0].cpu().double()
     sums = [[0.0] * len(r.continuations) for r in batch]
     for (row, option), value in zip(owners, picked.tolist()):
@@ -182,7 +194,7 @@ def architecture(model: dict) -> LlamaConfig:
 
 
 def evaluate(checkpoint: str | Path, benchmarks: list[BenchmarkSet], tokenizer: str | Path | None = None,
-             limit: int | None = None, batch_tokens: int = 8192, bf16: bool = False,
+             limit: int | None = None, batch_tokens: int = BATCH_TOKENS, bf16: bool = False,
              on_progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[list[dict], dict[str, dict]]:
     """One record per item (benchmark, id, option log-likelihoods, prediction, prediction_norm, gold), and a
     summary per benchmark (n, acc, acc_stderr, acc_norm, acc_norm_stderr). `limit`: the first N items of each
@@ -190,13 +202,7 @@ def evaluate(checkpoint: str | Path, benchmarks: list[BenchmarkSet], tokenizer: 
     called after each batch (a progress bar)."""
     if len({b.name for b in benchmarks}) < len(benchmarks):
         raise EvalError(f"benchmark names repeat: {', '.join(b.name for b in benchmarks)}")
-    items = {}
-    for benchmark in benchmarks:
-        if benchmark.format not in SCORED_FORMATS:
-            raise EvalError(f"benchmark {benchmark.name}: {benchmark.format} items have no options to score")
-        items[benchmark.name] = list(load_items(benchmark))[:limit]
-        if unanswered := [item.item_id for item in items[benchmark.name] if item.answer is None]:
-            raise EvalError(f"benchmark {benchmark.name}: items without a gold answer, e.g. {unanswered[0]}")
+    items = {benchmark.name: read_items(benchmark, limit) for benchmark in benchmarks}
     model, loaded, bos_id = load_checkpoint_for_eval(Path(checkpoint), Path(tokenizer) if tokenizer else None)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device, torch.bfloat16 if bf16 else torch.float32).eval()
@@ -218,6 +224,31 @@ def record(item: BenchmarkItem, loglikelihoods: list[float]) -> dict:
     best_norm = max(range(len(labels)), key=lambda k: loglikelihoods[k] / len(labels[k]))
     return {"benchmark": item.benchmark, "id": item.item_id, "loglikelihoods": dict(zip(labels, loglikelihoods)),
             "prediction": labels[best], "prediction_norm": labels[best_norm], "gold": item.answer}
+
+
+@torch.no_grad()
+def accuracies(model, benchmarks: dict[str, list[Request]], world: World) -> dict[str, float]:
+    """`acc/<name>` and `acc_norm/<name>` of a model being trained, for its log next to the validation losses.
+    Under FSDP each rank scores every world-size-th batch, all ranks run as many forward passes (FSDP gathers
+    weights in each; a rank short of batches repeats one that counts for nothing), and the hits are summed."""
+    model.eval()
+    scores = {}
+    for name, pending in benchmarks.items():
+        chunks = batches(pending, BATCH_TOKENS)
+        mine = chunks[world.rank::world.size]
+        hits = torch.zeros(3, dtype=torch.float64)  # acc, acc_norm, items
+        for round_ in range(-(-len(chunks) // world.size)):
+            batch = mine[round_] if round_ < len(mine) else chunks[0]
+            sums = score(model, batch, world.device)
+            if round_ < len(mine):
+                for request, loglikelihoods in zip(batch, sums):
+                    scored = record(request.item, loglikelihoods)
+                    hits += torch.tensor([scored["prediction"] == scored["gold"],
+                                          scored["prediction_norm"] == scored["gold"], 1], dtype=torch.float64)
+        hits = all_reduce_mean(hits.to(world.device), world).cpu()  # a mean of sums: the ratios are the same
+        scores |= {f"acc/{name}": (hits[0] / hits[2]).item(), f"acc_norm/{name}": (hits[1] / hits[2]).item()}
+    model.train()
+    return scores
 
 
 def summarize(records: list[dict]) -> dict[str, dict]:

@@ -1,8 +1,9 @@
 """The training loop: AdamW, the continual pre-training schedule, forgetting curves, logs, checkpoints.
 
-Every `eval_every` steps (and before the first) the loss on each domain's validation shards is logged
-against tokens seen: the forgetting curve. The general-domain curve drifting up from its step-0 value
-is forgetting; the replay share in the shards and `l2_to_init` are the two levers against it.
+Every `eval_every` steps (and before the first) the loss on each domain's validation shards, and the
+accuracy on each of `eval_benchmarks`, is logged against tokens seen: the forgetting curves. The general
+curves drifting from their step-0 values is forgetting; the replay share in the shards and `l2_to_init` are
+the two levers against it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from medmix.tokenize.tokenizer import Tokenizer
 from medmix.train.checkpoint import latest_checkpoint, load_checkpoint, loop_state, save_checkpoint
 from medmix.train.config import OptimizerConfig, ScheduleConfig, TrainConfig
 from medmix.train.data import PackedSequences, ResumableSampler
+from medmix.train.evaluate import Request, accuracies, read_items, requests
 from medmix.train.model import CONFIGS, Llama, hf_tokenizer_files, load_hf, mfu, save_hf
 from medmix.train.parallel import World, all_reduce_mean, init_world, parallelize
 
@@ -143,6 +145,12 @@ def validation_losses(model, sets: dict[str, PackedSequences], config: TrainConf
     return losses
 
 
+def evaluations(model, validation: dict[str, PackedSequences], benchmarks: dict[str, list[Request]],
+                config: TrainConfig, world: World) -> dict:
+    """The forgetting curves' points: validation loss per domain, and accuracy per benchmark."""
+    return validation_losses(model, validation, config, world) | accuracies(model, benchmarks, world)
+
+
 def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: None) -> list[dict]:
     """Run (or resume) the training run; returns the step records it logged. `on_step(step)` is called after
     every optimizer step (a progress bar, say)."""
@@ -151,7 +159,8 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
     run_dir = Path(config.run_dir)
     config.check_shards()
     data = config.data
-    tokenizer_sha256 = Tokenizer(data.tokenizer).sha256 if data.tokenizer else data.tokenizer_sha256
+    encoder = Tokenizer(data.tokenizer) if data.tokenizer else None
+    tokenizer_sha256 = encoder.sha256 if encoder else data.tokenizer_sha256
     dataset = PackedSequences(data.train, tokenizer_sha256, data.verify_checksums, data.document_masking)
     validation = {d: PackedSequences(p, tokenizer_sha256, documents=data.document_masking)
                   for d, p in data.validation.items()}
@@ -170,6 +179,8 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
                          f"max_seq_len ({model.config.max_seq_len}); rebuild the shards with a shorter "
                          "shards.seq_len, or train a model with a longer context")
     architecture = model.config
+    benchmarks = {b.name: requests(b, read_items(b, b.limit), encoder, tokenizer["bos_id"], architecture.max_seq_len)
+                  for b in config.eval_benchmarks}  # read and tokenized once; scored at every evaluation
     initial = [p.detach().clone() for p in model.parameters()] if config.l2_to_init else []
     model = parallelize(model, world, config.precision, config.activation_checkpointing, config.compile)
     if initial and world.distributed:  # the anchor is sharded like the parameters it anchors
@@ -197,7 +208,7 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
     stream = batches(dataset, sampler, config.batch_size)
     records = []
     if step == 0:
-        logger.log({"step": 0, "tokens": 0, **validation_losses(model, validation, config, world)})
+        logger.log({"step": 0, "tokens": 0, **evaluations(model, validation, benchmarks, config, world)})
     while step < config.steps:
         started = time.perf_counter()
         lr = learning_rate(step, config.steps, config.optimizer.lr, config.schedule)
@@ -227,7 +238,7 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
         if config.peak_tflops:
             record["mfu"] = mfu(architecture, record["tokens_per_s"] / world.size, seq_len, config.peak_tflops * 1e12)
         if step % config.eval_every == 0 or step == config.steps:
-            record |= validation_losses(model, validation, config, world)
+            record |= evaluations(model, validation, benchmarks, config, world)
         if step % config.log_every == 0 or step == config.steps:
             logger.log(record)
         records.append(record)

@@ -151,16 +151,13 @@ class Llama(nn.Module):
                 with torch.no_grad():
                     parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.02)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None, positions: torch.Tensor | None = None,
+                select: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Logits for (batch, seq) tokens. Plain causal attention by default; `mask` (batch, 1, seq, seq), True
         where a query may attend to a key, replaces it. `positions` (batch, seq) are the rotary positions when
-        they are not 0, 1, 2, ... (several continuations of one prefix packed side by side, as evaluation does)."""
-        return self.lm_head(self.hidden_states(tokens, mask, positions))
-
-    def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
-                      positions: torch.Tensor | None = None) -> torch.Tensor:
-        """The final norm's output, before `lm_head`: evaluation projects only the positions it scores."""
+        they are not 0, 1, 2, ... (several continuations of one prefix packed side by side, as evaluation does).
+        `select` (rows, columns): the logits of those positions only, (n, vocab), for evaluation, which scores a
+        few positions of long rows; it stays an argument of `forward`, where FSDP gathers the weights."""
         length = tokens.shape[1] if positions is None else int(positions.max()) + 1
         cos, sin = rotary_tables(self.config, length, tokens.device)
         if positions is not None:
@@ -168,7 +165,8 @@ class Llama(nn.Module):
         x = self.model["embed_tokens"](tokens)
         for block in self.model["layers"]:
             x = block(x, cos, sin, mask)
-        return self.model["norm"](x)
+        x = self.model["norm"](x)
+        return self.lm_head(x if select is None else x[select])
 
     def loss(self, tokens: torch.Tensor, documents: torch.Tensor | None = None,
              per_sequence: bool = False) -> torch.Tensor:

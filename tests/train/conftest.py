@@ -28,16 +28,16 @@ def write_shard_set(folder: Path, tokens: np.ndarray, index: np.ndarray, vocab_s
 
 @pytest.fixture(scope="session")
 def walk_shards():
-    """`walk_shards(folder, sequences, seed, documents=1)`: sequences of 64 tokens with structure to learn (a
-    repeating walk), each cut into `documents` equal pieces in its index."""
+    """`walk_shards(folder, sequences, seed, documents=1, tokenizer_sha256=...)`: sequences of 64 tokens with
+    structure to learn (a repeating walk), each cut into `documents` equal pieces in its index."""
 
-    def make(folder: Path, sequences: int, seed: int, documents: int = 1) -> str:
+    def make(folder: Path, sequences: int, seed: int, documents: int = 1, tokenizer_sha256: str = "0" * 64) -> str:
         starts = np.random.default_rng(seed).integers(0, 1900, sequences)
         tokens = (starts[:, None] + np.arange(64)[None, :] * 3) % 1997 + 3
         piece = 64 // documents
         index = np.array([(s, d * piece, piece, 0) for s in range(sequences) for d in range(documents)],
                          dtype=INDEX_DTYPE)
-        return write_shard_set(folder, tokens, index)
+        return write_shard_set(folder, tokens, index, tokenizer_sha256=tokenizer_sha256)
 
     return make
 
@@ -102,3 +102,39 @@ def pack_documents():
                                tokenizer.eos_id)
 
     return pack
+
+
+@pytest.fixture(scope="session")
+def benchmark_items():
+    """`benchmark_items(folder, count)`: `count` generated MedQA-style and PubMedQA items (words the small
+    tokenizer knows), each kind written twice: as medmix reads it (`mcq_jsonl`; `pubmedqa`'s ori_pqal.json
+    layout) and as lm-eval's medqa_4options and pubmedqa tasks read it. Returns {kind: (medmix path, lm-eval path)}."""
+    words = "the patient was seen today with chest pain and shortness of breath after surgery".split()
+
+    def sentence(rng, low: int, high: int) -> str:
+        return " ".join(rng.choice(words, rng.integers(low, high)))
+
+    def write(folder: Path, count: int) -> dict[str, tuple[Path, Path]]:
+        rng = np.random.default_rng(7)
+        folder.mkdir(parents=True, exist_ok=True)
+        mcq, medqa, pqal, pubmedqa = [], [], {}, []
+        for number in range(count):
+            question, options = sentence(rng, 4, 12) + "?", [sentence(rng, 1, 5) for _ in range(4)]
+            gold = int(rng.integers(4))
+            mcq.append({"realidx": f"q{number}", "question": question, "options": dict(zip("ABCD", options)),
+                        "answer_idx": "ABCD"[gold]})
+            medqa.append({"sent1": question, **{f"ending{k}": text for k, text in enumerate(options)}, "label": gold})
+            contexts = [sentence(rng, 5, 20) + "." for _ in range(int(rng.integers(1, 4)))]
+            row = {"QUESTION": sentence(rng, 4, 10) + "?", "CONTEXTS": contexts,
+                   "final_decision": str(rng.choice(["yes", "no", "maybe"]))}
+            pqal[str(1000 + number)] = row
+            pubmedqa.append(row)
+        paths = {"medqa": (folder / "medqa.jsonl", folder / "medqa.lm_eval.jsonl"),
+                 "pubmedqa": (folder / "ori_pqal.json", folder / "pubmedqa.lm_eval.jsonl")}
+        paths["medqa"][0].write_text("".join(json.dumps(row) + "\n" for row in mcq))
+        paths["pubmedqa"][0].write_text(json.dumps(pqal))
+        for name, rows in (("medqa", medqa), ("pubmedqa", pubmedqa)):
+            paths[name][1].write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return paths
+
+    return write

@@ -14,7 +14,7 @@ import torch
 
 from medmix.benchmarks import BenchmarkSet, load_items
 from medmix.tokenize.tokenizer import Tokenizer
-from medmix.train.config import load_train_config
+from medmix.train.config import TrainConfigError, load_train_config
 from medmix.train.evaluate import EvalError, evaluate, parse_benchmark, prompt, requests, score, write_results
 from medmix.train.loop import train
 from medmix.train.model import hf_tokenizer_files, load_hf
@@ -36,34 +36,6 @@ samples = {task: {str(s["doc_id"]): [float(r[0]) for r in s["filtered_resps"]] f
 metrics = {task: {k: v for k, v in values.items() if isinstance(v, float)} for task, values in results["results"].items()}
 json.dump({"samples": samples, "metrics": metrics}, open(out, "w"))
 """
-
-
-def sentence(rng, low: int, high: int) -> str:
-    return " ".join(rng.choice(WORDS, rng.integers(low, high)))
-
-
-def write_items(folder: Path, count: int) -> dict[str, tuple[Path, Path]]:
-    """`count` items of each kind, written as medmix reads them and as lm-eval's task definitions read them."""
-    rng = np.random.default_rng(7)
-    folder.mkdir(parents=True, exist_ok=True)
-    mcq, medqa, pqal, pubmedqa = [], [], {}, []
-    for number in range(count):
-        question, options, gold = sentence(rng, 4, 12) + "?", [sentence(rng, 1, 5) for _ in range(4)], int(rng.integers(4))
-        mcq.append({"realidx": f"q{number}", "question": question, "options": dict(zip("ABCD", options)),
-                    "answer_idx": "ABCD"[gold]})
-        medqa.append({"sent1": question, **{f"ending{k}": text for k, text in enumerate(options)}, "label": gold})
-        contexts = [sentence(rng, 5, 20) + "." for _ in range(int(rng.integers(1, 4)))]
-        row = {"QUESTION": sentence(rng, 4, 10) + "?", "CONTEXTS": contexts,
-               "final_decision": str(rng.choice(["yes", "no", "maybe"]))}
-        pqal[str(1000 + number)] = row
-        pubmedqa.append(row)
-    paths = {}
-    for name, ours, theirs in (("medqa", mcq, medqa), ("pubmedqa", pqal, pubmedqa)):
-        paths[name] = (folder / f"{name}.medmix.json{'l' if name == 'medqa' else ''}", folder / f"{name}.lm_eval.jsonl")
-        paths[name][0].write_text("".join(json.dumps(r) + "\n" for r in ours) if isinstance(ours, list)
-                                  else json.dumps(ours))
-        paths[name][1].write_text("".join(json.dumps(r) + "\n" for r in theirs))
-    return paths
 
 
 def write_tasks(folder: Path, paths: dict) -> Path:
@@ -96,10 +68,10 @@ def tiny_random_llama(folder: Path, tokenizer: Path) -> Path:
     return folder
 
 
-def test_log_likelihoods_and_accuracies_equal_lm_evaluation_harness(tmp_path, small_tokenizer):
+def test_log_likelihoods_and_accuracies_equal_lm_evaluation_harness(tmp_path, small_tokenizer, benchmark_items):
     pytest.importorskip("lm_eval")
     model = tiny_random_llama(tmp_path / "model", small_tokenizer)
-    paths = write_items(tmp_path / "items", 25)
+    paths = benchmark_items(tmp_path / "items", 25)
     env = {**os.environ, "PYTHONPATH": str(GUARD), "MEDMIX_NETWORK_LOG": str(tmp_path / "network.log"),
            "HF_HOME": str(tmp_path / "hf_home"), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -132,10 +104,10 @@ def test_log_likelihoods_and_accuracies_equal_lm_evaluation_harness(tmp_path, sm
     assert first["id"] == "q0" and set(first["loglikelihoods"]) == {"A", "B", "C", "D"}
 
 
-def test_sharing_the_prompt_across_options_changes_nothing(tmp_path, small_tokenizer):
+def test_sharing_the_prompt_across_options_changes_nothing(tmp_path, small_tokenizer, benchmark_items):
     """One row per item (prompt once, options masked apart) against one plain forward per option."""
     model = load_hf(tiny_random_llama(tmp_path / "model", small_tokenizer)).eval()
-    paths = write_items(tmp_path / "items", 3)
+    paths = benchmark_items(tmp_path / "items", 3)
     benchmark = BenchmarkSet(name="pubmedqa", format="pubmedqa", path=str(paths["pubmedqa"][0]))
     items = list(load_items(benchmark))
     built = requests(benchmark, items, Tokenizer(small_tokenizer), 1, 512)
@@ -150,21 +122,35 @@ def test_sharing_the_prompt_across_options_changes_nothing(tmp_path, small_token
             assert value == pytest.approx(alone, abs=1e-5)
 
 
-def test_a_medmix_checkpoint_scores_as_its_hf_export(tmp_path, small_tokenizer, pack_documents, write_config):
-    """The run directory (its latest DCP checkpoint, architecture, tokenizer and BOS id as the run recorded them)
-    and the HF folder the same run exported give the same log-likelihoods."""
+def test_a_run_its_checkpoint_and_its_hf_export_score_benchmarks_alike(tmp_path, small_tokenizer, pack_documents,
+                                                                       write_config, log_records, benchmark_items):
+    """`eval_benchmarks` logs acc and acc_norm against tokens seen; at the last step they are what `medmix eval`
+    gives for the run directory (its latest DCP checkpoint, with the architecture, tokenizer and BOS id the run
+    recorded), whose log-likelihoods are those of the HF folder the run exported."""
     texts = [" ".join(np.random.default_rng(n).choice(WORDS, 30)) for n in range(40)]
     shards = pack_documents(tmp_path / "train", Tokenizer(small_tokenizer), texts, seq_len=32)
-    train(load_train_config(write_config(tmp_path / "train.yaml", {"train": shards, "tokenizer": str(small_tokenizer)},
-                                         steps=2, save_hf=True)))
-    benchmarks = [parse_benchmark(f"medqa={write_items(tmp_path / 'items', 4)['medqa'][0]}:mcq_jsonl")]
-    from_checkpoint, _ = evaluate(tmp_path / "run", benchmarks)
-    from_export, _ = evaluate(tmp_path / "run" / "hf", benchmarks)
+    items = benchmark_items(tmp_path / "items", 12)
+    specs = [f"medqa={items['medqa'][0]}:mcq_jsonl", f"pubmedqa={items['pubmedqa'][0]}:pubmedqa"]
+    eval_benchmarks = [parse_benchmark(spec).model_dump() | {"limit": 10} for spec in specs]
+    config = write_config(tmp_path / "train.yaml", {"train": shards, "tokenizer": str(small_tokenizer)}, steps=4,
+                          eval_every=2, save_hf=True, eval_benchmarks=eval_benchmarks)
+    train(load_train_config(config))
+    log = log_records(tmp_path / "run")
+    assert [step for step, record in log.items() if "acc/medqa" in record and "acc_norm/pubmedqa" in record] == [0, 2, 4]
+
+    from_checkpoint, summary = evaluate(tmp_path / "run", [parse_benchmark(spec) for spec in specs], limit=10)
+    for name in ("medqa", "pubmedqa"):
+        assert (log[4][f"acc/{name}"], log[4][f"acc_norm/{name}"]) == (summary[name]["acc"], summary[name]["acc_norm"])
+    from_export, _ = evaluate(tmp_path / "run" / "hf", [parse_benchmark(spec) for spec in specs], limit=10)
     for ours, exported in zip(from_checkpoint, from_export):
         assert list(ours["loglikelihoods"].values()) == pytest.approx(list(exported["loglikelihoods"].values()),
                                                                       abs=1e-5)
     with pytest.raises(EvalError, match="not the tokenizer this checkpoint was trained with"):
-        evaluate(tmp_path / "run", benchmarks, tokenizer=tmp_path / "run" / "hf" / "tokenizer.json")
+        evaluate(tmp_path / "run", [parse_benchmark(specs[0])], tokenizer=tmp_path / "run" / "hf" / "tokenizer.json")
+    with pytest.raises(TrainConfigError, match="eval_benchmarks: name the shards' tokenizer file"):
+        load_train_config(config, data={"train": shards})
+    with pytest.raises(TrainConfigError, match="jsonl_fields items have no options"):
+        load_train_config(config, eval_benchmarks=[eval_benchmarks[0] | {"format": "jsonl_fields"}])
 
 
 def test_benchmark_specs_and_checkpoints_that_cannot_be_scored(tmp_path):

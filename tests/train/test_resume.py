@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from medmix.tokenize.tokenizer import Tokenizer
 from medmix.train.checkpoint import finished_checkpoints
 from medmix.train.data import ResumableSampler
 
@@ -26,13 +27,18 @@ def test_the_sampler_goes_on_from_the_same_point_on_another_world_size():
 
 
 def test_two_gloo_ranks_resume_on_one_with_the_same_losses(tmp_path, walk_shards, write_config, run_python,
-                                                             log_records):
+                                                             log_records, small_tokenizer, benchmark_items):
     """22 sequences and a global batch of 4: five steps an epoch. Resumed from step 3, the one-rank run crosses
-    the epoch boundary and must make the two-rank run's steps 4 to 6."""
+    the epoch boundary and must make the two-rank run's steps 4 to 6. Benchmark accuracy, scored by two ranks
+    (each its share of the batches) and by one, is the same."""
     pytest.importorskip("torch.distributed.fsdp")
-    data = {"train": walk_shards(tmp_path / "train", 22, 3), "validation": {"general": walk_shards(
-        tmp_path / "valid", 4, 4)}}
-    common = dict(steps=6, checkpoint_every=3, keep_checkpoints=2, eval_every=3)
+    sha256 = Tokenizer(small_tokenizer).sha256  # the walk is no text: the tokenizer is there to encode prompts
+    data = {"train": walk_shards(tmp_path / "train", 22, 3, tokenizer_sha256=sha256), "tokenizer": str(small_tokenizer),
+            "validation": {"general": walk_shards(tmp_path / "valid", 4, 4, tokenizer_sha256=sha256)}}
+    items = benchmark_items(tmp_path / "items", 160)  # MedQA-style items fill two batches
+    common = dict(steps=6, checkpoint_every=3, keep_checkpoints=2, eval_every=3, eval_benchmarks=[
+        {"name": "medqa", "format": "mcq_jsonl", "path": str(items["medqa"][0])},
+        {"name": "pubmedqa", "format": "pubmedqa", "path": str(items["pubmedqa"][0]), "limit": 20}])
     config = write_config(tmp_path / "train.yaml", data, batch_size=2, **common)
     result = run_python(["-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "medmix.train", str(config)])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -50,3 +56,5 @@ def test_two_gloo_ranks_resume_on_one_with_the_same_losses(tmp_path, walk_shards
         assert one_rank[step]["loss"] == pytest.approx(two_ranks[step]["loss"], abs=1e-5), step
         assert one_rank[step]["tokens"] == two_ranks[step]["tokens"]
     assert one_rank[6]["val_loss/general"] == pytest.approx(two_ranks[6]["val_loss/general"], abs=1e-5)
+    for key in ("acc/medqa", "acc_norm/medqa", "acc/pubmedqa", "acc_norm/pubmedqa"):
+        assert one_rank[6][key] == two_ranks[6][key], key
