@@ -80,7 +80,8 @@ def run_forgetting(out: Path, pretrain_steps: int = 300, continue_steps: int = 2
         model = {"hf_checkpoint": start, "size": None} if start else {"size": "tiny"}
         return TrainConfig.model_validate({
             "run_dir": str(out / name), "model": model, "steps": steps, "batch_size": 8,
-            "data": {"train": train_set, "validation": validation}, "optimizer": {"lr": lr, "weight_decay": 0.0},
+            "data": {"train": train_set, "validation": validation, "tokenizer": str(tokenizer.path)},
+            "optimizer": {"lr": lr, "weight_decay": 0.0},
             "eval_every": max(1, steps // 10), "eval_sequences": 32, "checkpoint_every": steps, "save_hf": True})
 
     train(config("pretrain", data["general"], pretrain_steps, 3e-3, None), lambda _: on_step())

@@ -1,5 +1,5 @@
-"""A run resumes on another number of ranks: DCP reshards the weights and optimizer, and the sampler goes on from
-the same point of the epoch's permutation."""
+"""Two gloo ranks train like one process, and a run resumes on another number of ranks: DCP reshards the weights
+and optimizer, and the sampler goes on from the same point of the epoch's permutation."""
 
 import shutil
 
