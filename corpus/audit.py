@@ -3,13 +3,14 @@
 Everything is computed with polars from what the build left on disk: the stage ledgers (documents and
 characters in, kept, removed by reason), the tokenized document tables, the mix plan (targets and
 repetition factors), the shard indexes (which source each token in the training shards came from; the
-plan is not trusted for this), and the PHI counts.
+plan is not trusted for this), and the PHI counts. `medmix.corpus.report` draws the result as HTML.
 """
 
 from __future__ import annotations
 
-import html
 import json
+from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +57,52 @@ def phi_rows(run: RunDir) -> list[dict]:
     return counts.sort("source", "label").to_dicts()
 
 
+def file_time(path: Path) -> str | None:
+    """A file's modification time in UTC, to the minute; None when it does not exist. The report's dates
+    come from the run directory, never from the clock, so auditing a run twice gives the same bytes."""
+    if not path.exists():
+        return None
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def run_facts(run: RunDir) -> dict:
+    """What the run was built from and when, for the report's header: the recipe's name and seed, each
+    source's domain, the tokenizer's sha256, when the training manifest (the build's last file) was written,
+    the training sequences, and the medmix version that audits it (a build does not record its own)."""
+    recipe = run.recipe() if run.is_run() else {}
+    tokenizer_file = run.identity_file("tokenizer.json")
+    tokenizer = json.loads(tokenizer_file.read_text()) if tokenizer_file.exists() else {}
+    manifest_file = run.shard_set("train") / "manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    return {"recipe": recipe.get("name"), "seed": recipe.get("seed"),
+            "domains": {source["name"]: source["domain"] for source in recipe.get("sources", [])},
+            "tokenizer": tokenizer.get("path"), "tokenizer_sha256": tokenizer.get("sha256"),
+            "built": file_time(manifest_file), "sequences": manifest.get("sequences"),
+            "seq_len": manifest.get("seq_len"), "medmix_version": version("medmix")}
+
+
+def phi_coverage(run: RunDir, ledger: pl.DataFrame) -> dict | None:
+    """Whether the recipe's phi stage ran, and which sources it covered: those of its domains that are not
+    de-identified are scrubbed as they are read, the de-identified ones by the stage itself (unless
+    `check_deidentified` is off). None when the recipe has no phi stage."""
+    recipe = run.recipe() if run.is_run() else {}
+    stage = next((s for s in recipe.get("stages", []) if s["kind"] == "phi"), None)
+    if stage is None:
+        return None
+    folder = next((s.name for s in run.stages() if s.name.endswith("_phi")), None)
+    covered = [s for s in recipe["sources"] if s["domain"] in stage["domains"]]
+    return {"stage_dir": folder, "ran": folder is not None and folder in ledger["stage_dir"].to_list(),
+            "domains": stage["domains"], "replacement": stage["replacement"],
+            "scrubbed_at_read": [s["name"] for s in covered if not s["deidentified"]],
+            "checked_by_stage": [s["name"] for s in covered if s["deidentified"] and stage["check_deidentified"]]}
+
+
 def audit(run_dir: str | Path | RunDir) -> dict:
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     ledger = read_ledger(run)
-    report = {"run_dir": str(run), "tolerance_pp": TOLERANCE_PP,
+    report = {"run_dir": str(run), "run": run_facts(run), "tolerance_pp": TOLERANCE_PP,
               "stages": stage_summary(ledger).to_dicts(), "removals": removal_reasons(ledger).to_dicts(),
-              "accounting_problems": check_accounts(run), "phi": phi_rows(run)}
+              "accounting_problems": check_accounts(run), "phi": phi_rows(run), "phi_stage": phi_coverage(run, ledger)}
     train = run.shard_set("train")
     if run.plan.exists() and (train / "manifest.json").exists():
         plan = json.loads(run.plan.read_text())
@@ -84,49 +125,3 @@ def failures(report: dict) -> list[str]:
         problems.append(f"{len(report['accounting_problems'])} accounting problems")
     return problems
 
-
-def _table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>none</p>"
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _share_chart(rows: list[dict]) -> str:
-    """Target and realized share per key, as paired horizontal bars (inline SVG: no plotting library needed)."""
-    width, bar, gap = 520, 14, 10
-    parts = []
-    for number, row in enumerate(rows):
-        y = number * (2 * bar + gap)
-        for offset, (value, colour) in enumerate(((row["target_pct"], "#9aa5b1"), (row["realized_pct"], "#2f6fde"))):
-            parts.append(f'<rect x="120" y="{y + offset * bar}" width="{value / 100 * (width - 180):.1f}" '
-                         f'height="{bar - 2}" fill="{colour}"/>')
-        parts.append(f'<text x="0" y="{y + bar + 4}" font-size="12">{html.escape(row["key"])}</text>')
-        parts.append(f'<text x="{125 + row["realized_pct"] / 100 * (width - 180):.1f}" y="{y + 2 * bar - 3}" '
-                     f'font-size="11">{row["realized_pct"]:.2f}% (target {row["target_pct"]:.2f}%)</text>')
-    height = len(rows) * (2 * bar + gap)
-    return f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
-
-
-def html_report(report: dict) -> str:
-    sections = [f"<h1>medmix audit: {html.escape(report['run_dir'])}</h1>"]
-    if "shares" in report:
-        sections += ["<h2>Mix: target against realized share (read from the training shards)</h2>",
-                     _share_chart(report["shares"]), _table(report["shares"]),
-                     "<h2>Tokens and repetition per source</h2>", _table(report["tokens"]),
-                     "<h2>Validation shard sets (tokens)</h2>",
-                     _table([{"set": k, "tokens": v} for k, v in report["validation"].items()])]
-        if report["mix_warnings"]:
-            sections.append("<h2>Mix warnings</h2><ul>" + "".join(
-                f"<li>{html.escape(w)}</li>" for w in report["mix_warnings"]) + "</ul>")
-    sections += ["<h2>Documents and characters per stage and source</h2>", _table(report["stages"]),
-                 "<h2>Removals by reason</h2>", _table(report["removals"]),
-                 "<h2>PHI spans by type (counts only)</h2>", _table(report["phi"])]
-    if report["accounting_problems"]:
-        sections.append("<h2>Accounting problems</h2><ul>" + "".join(
-            f"<li>{html.escape(p)}</li>" for p in report["accounting_problems"]) + "</ul>")
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px;text-align:right}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>" \
-           f"{''.join(sections)}</body></html>"
