@@ -26,7 +26,7 @@ from medmix.corpus.identity import IdentityError, record_identity
 from medmix.corpus.phi.replace import SecretError
 from medmix.corpus.plan import StagePlan, phi_settings, plan_stages
 from medmix.corpus.recipe import Recipe
-from medmix.corpus.slurm import SlurmError, cancel, queued_jobs, record_submission
+from medmix.corpus.slurm import SlurmError, cancel, queued_jobs, record_submission, stale_jobs
 from medmix.corpus.stages.base import Phase
 from medmix.rundir import RunDir, completed_tasks
 
@@ -74,8 +74,8 @@ def submit_to_slurm(recipe: Recipe, run: RunDir, plans: list[StagePlan]) -> None
         queued = queued_jobs(run)
     except SlurmError as error:
         raise BuildError(str(error)) from None
-    stale = [job for job in queued if job.stale]
-    if live := [job.job_id for job in queued if not job.stale]:
+    stale = stale_jobs(queued)
+    if live := [job.job_id for job in queued if job not in stale]:
         raise BuildError(f"{len(live)} Slurm jobs of an earlier submission of {run} are still queued or running "
                          f"({', '.join(live)}); wait for them (`medmix status {run}`), or cancel them with "
                          f"`scancel {' '.join(live)}` and build again")

@@ -36,10 +36,6 @@ class QueuedJob:
     reason: str  # why it waits: Dependency, DependencyNeverSatisfied, Resources, ...
     log: str  # its --output file
 
-    @property
-    def stale(self) -> bool:
-        """A job whose dependency failed or was cancelled: it can never start."""
-        return self.state == "PENDING" and self.reason == NEVER
 
 
 def queued_jobs(run: RunDir) -> list[QueuedJob]:
@@ -59,6 +55,14 @@ def queued_jobs(run: RunDir) -> list[QueuedJob]:
         if len(fields) == 4 and Path(fields[3].strip()).resolve().is_relative_to(logs):
             jobs.setdefault(fields[0], QueuedJob(fields[0], fields[1], fields[2], fields[3].strip()))
     return sorted(jobs.values(), key=lambda job: int(job.job_id) if job.job_id.isdigit() else 0)
+
+
+def stale_jobs(jobs: list[QueuedJob]) -> list[QueuedJob]:
+    """The jobs of a broken chain: once one job waits on a failed or cancelled one (`DependencyNeverSatisfied`),
+    every job still waiting on a dependency can never start, though Slurm marks only the first ones so."""
+    if not any(job.reason == NEVER for job in jobs):
+        return []
+    return [job for job in jobs if job.state == "PENDING" and job.reason.startswith("Dependency")]
 
 
 def cancel(jobs: list[QueuedJob]) -> None:

@@ -265,6 +265,45 @@ def train_command(config: Annotated[Path, typer.Argument(help="training config Y
         fail(f"{config}: {error}")
 
 
+@app.command("eval")
+def eval_command(
+    checkpoint: Annotated[Path, typer.Argument(help="a HF LLaMA folder, or a medmix run directory or checkpoint "
+                                                    "(RUN_DIR/checkpoints/step_NNNNNN)")],
+    benchmark: Annotated[list[str], typer.Option(
+        "--benchmark", help="NAME=PATH:FORMAT, FORMAT mcq_jsonl or pubmedqa (pubmedqa may end :SPLIT_IDS, a JSON "
+                            "file keyed by the PMIDs to score); repeat for more")],
+    tokenizer: Annotated[Optional[Path], typer.Option(help="the tokenizer file, if not the checkpoint's")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="score the first N items of each benchmark")] = None,
+    json_out: Annotated[Optional[Path], typer.Option(
+        "--json", help="one JSON line per item here, and the summary in <stem>.summary.json beside it")] = None,
+    batch_tokens: Annotated[int, typer.Option(help="padded tokens per forward pass")] = 8192,
+    bf16: Annotated[bool, typer.Option(help="bfloat16 weights (for a GPU); fp32 otherwise")] = False,
+) -> None:
+    """Score a checkpoint on benchmark files, zero-shot, by each option's log-likelihood (lm-evaluation-harness's
+    prompts and acc / acc_norm)."""
+    from medmix.benchmarks import BenchmarkError
+    from medmix.train.evaluate import EvalError, evaluate, parse_benchmark, write_results
+
+    try:
+        specs = [parse_benchmark(spec) for spec in benchmark]
+        with Progress(TextColumn("scoring items"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+            task = progress.add_task("items", total=None)
+            records, summary = evaluate(checkpoint, specs, tokenizer, limit, batch_tokens, bf16,
+                                        on_progress=lambda done, total: progress.update(task, completed=done,
+                                                                                        total=total))
+    except (EvalError, BenchmarkError, FileNotFoundError) as error:
+        fail(str(error))
+    table = Table("benchmark", "items", "acc", "± se", "acc_norm", "± se", title=f"{checkpoint}, zero-shot",
+                  title_justify="left")
+    for name, row in summary.items():
+        table.add_row(name, str(row["n"]), *(f"{row[key]:.4f}" if row[key] is not None else "-"
+                                             for key in ("acc", "acc_stderr", "acc_norm", "acc_norm_stderr")))
+    console.print(table)
+    if json_out:
+        console.print(f"items: {json_out}; summary: {write_results(records, summary, json_out)}")
+
+
 experiment_app = typer.Typer(help="Experiments on the trainer.", no_args_is_help=True)
 app.add_typer(experiment_app, name="experiment")
 

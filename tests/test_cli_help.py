@@ -27,7 +27,7 @@ def test_version():
     assert result.exit_code == 0 and result.output.strip() == f"medmix {version('medmix')}"
 
 
-@pytest.mark.parametrize("command", ["validate", "build", "status", "demo", "scrub", "phi-eval", "phi-train", "audit",
+@pytest.mark.parametrize("command", ["validate", "build", "status", "demo", "scrub", "phi-eval", "phi-train", "audit", "eval",
                                      "train"])
 def test_every_option_of_every_command_says_what_it_does(command):
     result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)

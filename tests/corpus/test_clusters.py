@@ -15,7 +15,7 @@ import pytest
 from medmix.corpus.build import BuildError, build
 from medmix.corpus.demo_data import DEMO_PHI_SECRET, write_demo_inputs
 from medmix.corpus.recipe import load_recipe
-from medmix.corpus.slurm import last_submission, queued_jobs
+from medmix.corpus.slurm import last_submission, queued_jobs, stale_jobs
 from medmix.rundir import RunDir
 
 pytestmark = pytest.mark.integration
@@ -86,11 +86,11 @@ def test_slurm_gives_the_same_shards_as_local_and_a_rerun_tidies_the_queue(input
     with pytest.raises(BuildError, match=r"Slurm jobs of an earlier submission of .* are still queued or running"):
         build(slurm, run.root)  # a second chain would race the first
     subprocess.run(["scancel", first["00_read/read"]], check=True)  # the chain breaks: the rest can never start
-    stale = wait_for(run, lambda jobs: jobs and all(job.stale for job in jobs), timeout=120)
-    assert stale and all(job.stale for job in stale), stale
+    queued = wait_for(run, lambda jobs: (stale := stale_jobs(jobs)) and len(stale) == len(jobs), timeout=120)
+    assert queued and stale_jobs(queued) == queued, queued
     build(slurm, run.root)  # cancels the stale chain, then submits a new one
-    assert sorted(last_submission(run)["cancelled_stale"]) == sorted(job.job_id for job in stale)
-    left = wait_for(run, lambda jobs: not jobs or any(job.stale for job in jobs))
+    assert sorted(last_submission(run)["cancelled_stale"]) == sorted(job.job_id for job in queued)
+    left = wait_for(run, lambda jobs: not jobs or stale_jobs(jobs))
     if left:
         subprocess.run(["scancel", *[job.job_id for job in left]], check=False)
     assert not left, f"jobs left in the queue (a failed phase, or {CLUSTER_TIMEOUT} s passed): {left[:3]}"
