@@ -209,6 +209,10 @@ def funnel(report: dict) -> dict:
         flow["kept"] = {"docs": row["docs_kept"], "chars": row["chars_kept"]}
     for removal in report["removals"]:
         per_source[removal["source"]]["removed"][removal["stage_dir"]]["reasons"].append(removal)
+    for source in source_order(report):  # a planned source whose input held nothing has no ledger rows
+        flow = per_source[source]
+        flow["read"] = flow["read"] or {"docs": 0, "chars": 0}
+        flow["kept"] = flow["kept"] or {"docs": 0, "chars": 0}
     return dict(per_source)
 
 
@@ -311,7 +315,8 @@ def verdict(report: dict) -> str:
         checks += [("warn", "Mix warning", warning) for warning in report["mix_warnings"]]
     problems = report["accounting_problems"]
     stages = len({r["stage_dir"] for r in report["stages"]})
-    checks.append(("fail", "Accounts", f"{len(problems)} problems, listed at the end of this page") if problems
+    counted = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    checks.append(("fail", "Accounts", f"{counted}, listed at the end of this page") if problems
                   else ("pass", "Accounts", f"balanced: every document and character accounted for in each of "
                                             f"{stages} stages"))
     checks.append(phi_check(report))

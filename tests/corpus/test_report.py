@@ -79,7 +79,7 @@ def test_the_banner_says_what_failed_and_warns_of_a_run_without_phi_scrubbing(re
     page = html_report(failing)
     banner = visible_text(page[page.index("<section class='verdict fail'>"):page.index("</section>")])
     assert "Audit failed" in banner and "clinical 4.00% against 10.00%" in banner
-    assert "1 problems, listed at the end of this page" in banner
+    assert "Accounts 1 problem, listed at the end of this page" in banner
     assert "the recipe has no phi stage: no source was scrubbed" in banner
     assert "01_dedup / web: 3997 docs in != 2797 kept + 1100 removed" in page[page.index("id='accounts'"):]
     warned = copy.deepcopy(report)
@@ -146,3 +146,12 @@ def test_the_page_is_self_contained_and_the_same_bytes_every_time(report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)  # nothing fetched: opens air-gapped
     assert not re.search(r"url\((?!#)", page)  # no stylesheet or SVG fill fetches anything either
     assert "<dc:date>" not in page  # matplotlib's SVG would carry the time of drawing
+
+
+def test_a_planned_source_that_read_nothing_is_shown_as_such(report):
+    report["tokens"].append({"source": "empty", "domain": "general", "docs_cleaned": 0, "tokens_cleaned": 0,
+                             "tokens_validation": 0, "tokens_target": 0, "repetition_factor": 0.0, "capped": False,
+                             "tokens_in_shards": 0})
+    page = html_report(report)
+    assert "<b>empty</b>: 0 of 0 documents removed</p>" in page
+    assert page.count(" nothing read</text>") == 2  # documents and characters
