@@ -66,17 +66,15 @@ def file_time(path: Path) -> str | None:
 
 
 def run_facts(run: RunDir) -> dict:
-    """What the run was built from and when, for the report's header: the recipe's name and seed, each
-    source's domain, the tokenizer's sha256, when the training manifest (the build's last file) was written,
+    """What the run was built from and when, for the report's header: the recipe's name and seed, the
+    tokenizer's sha256, when the training manifest (the build's last file) was written,
     the training sequences, and the medmix version that audits it (a build does not record its own)."""
     recipe = run.recipe() if run.is_run() else {}
     tokenizer_file = run.identity_file("tokenizer.json")
     tokenizer = json.loads(tokenizer_file.read_text()) if tokenizer_file.exists() else {}
     manifest_file = run.shard_set("train") / "manifest.json"
     manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
-    return {"recipe": recipe.get("name"), "seed": recipe.get("seed"),
-            "domains": {source["name"]: source["domain"] for source in recipe.get("sources", [])},
-            "tokenizer": tokenizer.get("path"), "tokenizer_sha256": tokenizer.get("sha256"),
+    return {"recipe": recipe.get("name"), "seed": recipe.get("seed"), "tokenizer_sha256": tokenizer.get("sha256"),
             "built": file_time(manifest_file), "sequences": manifest.get("sequences"),
             "seq_len": manifest.get("seq_len"), "medmix_version": version("medmix")}
 

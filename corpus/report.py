@@ -135,11 +135,11 @@ def share_panel(ax, labels: list[str], targets: list[float], realized: list[floa
     ax.xaxis.set_major_formatter("{x:.0f}%")
 
 
-def domain_rows(tokens: list[dict], domains: dict[str, str]) -> list[dict]:
+def domain_rows(tokens: list[dict]) -> list[dict]:
     """Target and realized tokens per domain, summed over its sources, in the recipe's order."""
     rows: dict[str, dict] = {}
     for row in tokens:
-        domain = rows.setdefault(domains.get(row["source"], row["domain"]), {"target": 0, "realized": 0})
+        domain = rows.setdefault(row["domain"], {"target": 0, "realized": 0})
         domain["target"] += row["tokens_target"]
         domain["realized"] += row["tokens_in_shards"]
     return [{"key": key, **values} for key, values in rows.items()]
@@ -148,16 +148,16 @@ def domain_rows(tokens: list[dict], domains: dict[str, str]) -> list[dict]:
 def mix_charts(report: dict) -> str:
     """Per domain, then per source: target against realized share of the training tokens; beside the
     sources, the repetition factor (passes over their cleaned tokens)."""
-    tokens, tolerance = report["tokens"], report["tolerance_pp"]
+    tokens = report["tokens"]
     target_total = sum(r["tokens_target"] for r in tokens) or 1
     realized_total = sum(r["tokens_in_shards"] for r in tokens) or 1
     parts = []
-    for name, rows in (("domains", domain_rows(tokens, report["run"]["domains"])),
+    for name, rows in (("domains", domain_rows(tokens)),
                        ("sources", [{"key": r["source"], "target": r["tokens_target"],
                                      "realized": r["tokens_in_shards"]} for r in tokens])):
         targets = [100 * r["target"] / target_total for r in rows]
         realized = [100 * r["realized"] / realized_total for r in rows]
-        tips = [f"{r['key']}: target {t:.2f}%, realized {a:.2f}% ({a - t:+.2f} pp; tolerance ±{tolerance} pp); "
+        tips = [f"{r['key']}: target {t:.2f}%, realized {a:.2f}% ({a - t:+.2f} pp); "
                 f"{r['realized']:,} of {realized_total:,} training tokens" for r, t, a in zip(rows, targets, realized)]
         titles: dict[str, str] = {}
         with chart_style(f"mix-{name}"):
@@ -180,7 +180,7 @@ def repetition_panel(ax, tokens: list[dict], titles: dict[str, str]) -> None:
         bar = ax.barh(row, factor, height=0.5, color=SHARDS if not source["capped"] else STAGE_COLOURS[2])[0]
         bar.set_gid(f"repetition-{row}")
         titles[bar.get_gid()] = (f"{source['source']}: {factor:.2f} passes over {source['tokens_cleaned']:,} cleaned "
-                                 f"tokens -> {source['tokens_in_shards']:,} in the training shards"
+                                 f"tokens → {source['tokens_in_shards']:,} in the training shards"
                                  + (" (capped at mix.max_repeats)" if source["capped"] else ""))
         ax.text(factor, row, f" ×{factor:.2f}" + (" capped" if source["capped"] else ""), va="center", fontsize=8)
     ax.axvline(1, color="#6b7280", linestyle="--", linewidth=0.8)

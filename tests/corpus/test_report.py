@@ -21,8 +21,7 @@ def report() -> dict:
     """An audit of two sources through read, dedup and phi: notes scrubbed by the phi stage, web text deduplicated."""
     return {
         "run_dir": "/runs/small/build", "tolerance_pp": 0.5,
-        "run": {"recipe": "small", "seed": 7, "domains": {"notes": "clinical", "web": "general"},
-                "tokenizer": "/t/tokenizer.model", "tokenizer_sha256": "ab" * 32, "built": "2026-01-02 03:04 UTC",
+        "run": {"recipe": "small", "seed": 7, "tokenizer_sha256": "ab" * 32, "built": "2026-01-02 03:04 UTC",
                 "sequences": 2_000, "seq_len": 512, "medmix_version": "0.1.0"},
         "stages": [stage("00_read", "notes", 1_500, 0, 2_345_678, 0),
                    stage("00_read", "web", 4_000, 3, 9_876_543, 210),
@@ -132,7 +131,7 @@ def test_the_charts_are_inline_svg_with_removal_reasons_on_hover(report):
     titles = re.findall(r"<title>([^<]*)</title>", page)
     assert ("web: 1,200 documents removed by 1. dedup (30.0% of those read): near_duplicate 1,000; "
             "exact_duplicate 200") in titles
-    assert "web: 2.32 passes over 400,000 cleaned tokens -&gt; 919,552 in the training shards" in titles
+    assert "web: 2.32 passes over 400,000 cleaned tokens → 919,552 in the training shards" in titles
     assert any(t.startswith("clinical: target 10.00%, realized 10.20%") for t in titles)
     ids = re.findall(r' id="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # three charts on one page, no id twice
