@@ -310,34 +310,3 @@ def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_and_the_mix_sa
 
     unfinished = CliRunner().invoke(app, ["audit", str(tmp_path / "run")])
     assert unfinished.exit_code == 1 and "no training shards yet" in unfinished.output
-
-
-def test_the_demo_audit_report_renders_in_chromium(local_run, tmp_path):
-    """The demo's audit.html in a real browser (Debian's chromium, headless): it loads without a console message,
-    and its charts are drawn: the SVG elements are in the rendered page and their colours on the screen."""
-    browser = shutil.which("chromium")
-    if browser is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it before `make test`)")
-    import subprocess
-
-    from PIL import Image
-    from typer.testing import CliRunner
-
-    from medmix.cli import app
-    from medmix.corpus.report import KEPT, SHARDS, STAGE_COLOURS, TARGET
-
-    page, shot = tmp_path / "audit.html", tmp_path / "audit.png"
-    audited = CliRunner().invoke(app, ["audit", str(local_run), "--json", str(tmp_path / "audit.json"),
-                                       "--html", str(page)])
-    assert audited.exit_code == 0, audited.output
-    rendered = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                               "--enable-logging=stderr", "--v=0", "--window-size=1280,3200", f"--screenshot={shot}",
-                               "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert rendered.returncode == 0, rendered.stderr[-2000:]
-    assert [line for line in rendered.stderr.splitlines() if ":CONSOLE" in line] == []  # chromium logs each one
-    assert rendered.stdout.count("<svg") == 3  # the charts, with every bar's tooltip:
-    assert rendered.stdout.count("<title>") == page.read_text().count("<title>") > 50
-    pixels = {"#%02x%02x%02x" % rgb: n for n, rgb in Image.open(shot).convert("RGB").getcolors(1 << 24)}
-    removing_stages = len({r["stage_dir"] for r in json.loads((tmp_path / "audit.json").read_text())["removals"]})
-    for colour in (TARGET, KEPT, SHARDS, *STAGE_COLOURS[:removing_stages]):  # shares, funnel, every stage's removals
-        assert pixels.get(colour, 0) > 50, f"{colour} is not on the screen"

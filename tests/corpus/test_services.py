@@ -1,8 +1,10 @@
-"""Real clusters: the demo built on a localhost Slurm cluster and on a `ray start` cluster gives shards
-byte-identical to a local build. `.ci/run` starts both services (`.ci/slurm-up`); elsewhere these tests skip,
-giving the reason, when the daemons are not there."""
+"""Real services: the demo built on a localhost Slurm cluster and on a `ray start` cluster gives shards
+byte-identical to a local build, and the local build's audit report renders in a real browser. `.ci/run`
+starts the services (`.ci/slurm-up`) and installs chromium; elsewhere these tests skip, giving the reason,
+when the daemons or the browser are not there."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -48,10 +50,15 @@ def shard_digests(run_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def local_digests(inputs, tmp_path_factory) -> dict[str, str]:
+def local_run(inputs, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("cluster_local") / "run"
     build(recipe(inputs, run_dir), run_dir)
-    digests = shard_digests(run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def local_digests(local_run) -> dict[str, str]:
+    digests = shard_digests(local_run)
     assert any(name.endswith(".bin") for name in digests) and "train/manifest.json" in digests
     return digests
 
@@ -118,3 +125,32 @@ def test_a_ray_start_cluster_gives_the_same_shards_as_local(inputs, local_digest
     finally:
         ray.shutdown()
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
+
+
+def test_the_demo_audit_report_renders_in_chromium(local_run, tmp_path):
+    """The demo's audit.html in a real browser (Debian's chromium, headless): it loads without a console message,
+    and its charts are drawn: the SVG elements are in the rendered page and their colours on the screen."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from medmix.cli import app
+    from medmix.corpus.report import KEPT, SHARDS, STAGE_COLOURS, TARGET
+
+    page, shot = tmp_path / "audit.html", tmp_path / "audit.png"
+    audited = CliRunner().invoke(app, ["audit", str(local_run), "--json", str(tmp_path / "audit.json"),
+                                       "--html", str(page)])
+    assert audited.exit_code == 0, audited.output
+    rendered = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                               "--enable-logging=stderr", "--v=0", "--window-size=1280,3200", f"--screenshot={shot}",
+                               "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    assert [line for line in rendered.stderr.splitlines() if ":CONSOLE" in line] == []  # chromium logs each one
+    assert rendered.stdout.count("<svg") == 3  # the charts, with every bar's tooltip:
+    assert rendered.stdout.count("<title>") == page.read_text().count("<title>") > 50
+    pixels = {"#%02x%02x%02x" % rgb: n for n, rgb in Image.open(shot).convert("RGB").getcolors(1 << 24)}
+    removing_stages = len({r["stage_dir"] for r in json.loads((tmp_path / "audit.json").read_text())["removals"]})
+    for colour in (TARGET, KEPT, SHARDS, *STAGE_COLOURS[:removing_stages]):  # shares, funnel, every stage's removals
+        assert pixels.get(colour, 0) > 50, f"{colour} is not on the screen"
