@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_path(path) as partial:
         partial.write_bytes(data)
+
+
+def write_shared(path: Path, data: bytes) -> None:
+    """Atomically, for a file that several processes may write at once with the same content (a cache
+    entry): each writes its own temporary file, so no two writers ever share one, and the last rename wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, content, **dumps) -> None:

@@ -10,6 +10,9 @@ stays the reference, and the fallback:
 - Only normalizer settings this conversion reproduces are converted (identity normalization, optional
   dummy prefix, spaces escaped as "▁", no whitespace folding, byte fallback, no user-defined pieces);
   any other model stays with sentencepiece.
+- Building that tokenizer.json is Python over every piece and merge (about 0.4 s for LLaMA-2's model, as long
+  as gigatoken takes to encode 10 MB), so it is built once per model and kept in a cache folder
+  (`cached_tokenizer_json`), not once per task.
 - A parity gate runs before the first encode: a fixed set of edge cases (`edge_cases()`) is encoded with
   both, and any difference sends the task back to sentencepiece, with a warning in the log and the
   encoder's name in the shard manifest.
@@ -19,13 +22,20 @@ Both encoders run on the calling thread: a build runs one task per core.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from importlib.metadata import version
 from itertools import chain
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from datatrove.utils.logging import logger
+
+from medmix.io import write_shared
+
+CONVERSION = 1  # the version of `sentencepiece_tokenizer_json`'s output: bump it whenever that output changes
 
 SPECIAL_LITERALS = ("<s>", "</s>", "<unk>", "<pad>", "<0x0A>", "▁")
 WHITESPACE = (" ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\f", "\v")
@@ -145,6 +155,29 @@ def sentencepiece_tokenizer_json(model: bytes) -> str:
                   "merges": [[left, right] for _, left, right in merges]}}, ensure_ascii=False)
 
 
+def cache_folder() -> Path:
+    """Where medmix keeps what it can rebuild: $MEDMIX_CACHE_DIR, else $XDG_CACHE_HOME/medmix, else ~/.cache/medmix."""
+    if folder := os.environ.get("MEDMIX_CACHE_DIR"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medmix"
+
+
+def cached_tokenizer_json(model: bytes) -> str:
+    """`sentencepiece_tokenizer_json(model)`, read from the cache when a task built it before. The entry is
+    named by the model's sha256 and the conversion's version, so an edited model or a changed conversion
+    is built anew; the tasks of a build may all miss at once, and then each writes the same whole file
+    (`write_shared`). A cache that cannot be written only costs the build time again."""
+    path = cache_folder() / "tokenizers" / f"{hashlib.sha256(model).hexdigest()}.v{CONVERSION}.json"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    built = sentencepiece_tokenizer_json(model)
+    try:
+        write_shared(path, built.encode("utf-8"))
+    except OSError as error:
+        logger.info(f"tokenizer: the tokenizer.json cache is not writable ({error}); built for this task only")
+    return built
+
+
 def edge_cases() -> list[str]:
     """The parity gate's texts, the same on every run: literal special pieces alone and amid text and
     whitespace, runs of every kind of whitespace, byte fallback (emoji, rare and control characters),
@@ -170,7 +203,7 @@ def sentencepiece_encoder(processor, model: bytes) -> Encoder:
     """gigatoken if the model converts and passes the parity gate, sentencepiece otherwise (logged)."""
     reference = SentencePieceEncoder(processor)
     try:
-        fast = GigatokenEncoder(sentencepiece_tokenizer_json(model))
+        fast = GigatokenEncoder(cached_tokenizer_json(model))
     except (ImportError, UnsupportedModel) as error:
         logger.info(f"tokenizer: encoding with sentencepiece, gigatoken not used ({error})")
         return SentencePieceEncoder(processor, f"gigatoken not used: {error}")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
+
+if TYPE_CHECKING:  # imported where it is used: the tasks that import this module only for its errors start faster
+    import polars as pl
 
 TOLERANCE_PP = 0.5  # a realized share must be within this many percentage points of its target
 
@@ -126,6 +129,8 @@ def select_documents(docs: pl.DataFrame, plans: list[SourcePlan], seed: int) -> 
 
     `docs` has one row per training document: rank, offset, length, source, key (a seeded hash of its id).
     """
+    import polars as pl
+
     chosen = []
     for plan in plans:
         rows = docs.filter(pl.col("source") == plan.source).sort("key", "rank", "offset")  # ties: stable

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
+import pyarrow as pa
 import xxhash
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -28,7 +29,12 @@ from medmix.tokenize.mix import MixError, off_target, plan_sources, select_docum
 from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 from medmix.tokenize.tokenizer import Tokenizer
 
+if TYPE_CHECKING:  # polars is imported where it is used: the tokenize and pack tasks start without it (0.2 s each)
+    import polars as pl
+
 STREAM_DTYPE = np.dtype([("rank", "<u4"), ("offset", "<u8"), ("length", "<u4"), ("source", "<u2")])
+DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("domain", pa.string()), ("offset", pa.uint64()),
+                         ("length", pa.uint32()), ("key", pa.uint64()), ("split", pa.string()), ("rank", pa.uint32())])
 BATCH = 256  # documents per encode call
 ENCODER_KEY = "encoder"  # in each document table's parquet metadata: the encoder its task used
 
@@ -98,16 +104,16 @@ class TokenizeDocuments(ShardStep):
                     offset += length
                 self.stat_update("tokens", value=len(tokens))
                 batch = []
-        table = pl.DataFrame(rows, schema={"id": pl.String, "source": pl.String, "domain": pl.String,
-                                           "offset": pl.UInt64, "length": pl.UInt32, "key": pl.UInt64,
-                                           "split": pl.String})
-        table = table.with_columns(rank=pl.lit(rank, pl.UInt32))
+        rows["rank"] = [rank] * len(rows["id"])
         encoder = {ENCODER_KEY: tokenizer.encoder.name}  # for the manifests
-        write_parquet(settings.run.tokens / f"{rank:05d}.docs.parquet", table.to_arrow().replace_schema_metadata(encoder))
+        write_parquet(settings.run.tokens / f"{rank:05d}.docs.parquet",
+                      pa.table(rows, schema=DOCS_SCHEMA.with_metadata(encoder)))
         return ()
 
 
 def read_documents(settings: ShardSettings) -> pl.DataFrame:
+    import polars as pl
+
     files = sorted(settings.run.tokens.glob("*.docs.parquet"))
     if not files:
         raise FileNotFoundError(f"{settings.run.tokens}: no tokenized documents")
@@ -125,6 +131,8 @@ def as_stream(docs: pl.DataFrame, sources: tuple[str, ...]) -> np.ndarray:
 class PlanMix(ShardStep):
     name = "⚖️ Mix plan"
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        import polars as pl
+
         settings = self.settings
         docs = read_documents(settings)
         train = docs.filter(pl.col("split") == "train")

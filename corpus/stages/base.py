@@ -8,14 +8,18 @@ phase's pipeline.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
+from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.logging import logger
 
 from medmix.rundir import StageDir
 
@@ -34,11 +38,51 @@ class Phase:
 
 
 class StageInput(JsonlReader):
-    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error."""
+    """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error.
+
+    The same Documents as datatrove's `JsonlReader` makes (ids, metadata, media, empty texts skipped,
+    unparsable lines logged and skipped, `limit` and `skip`), read faster: with a fast encoder, reading is
+    a third of a tokenize task. The file is decompressed in blocks of `BLOCK` bytes and each line parsed
+    by orjson from bytes, without decoding the text twice or a Python call per line to read it; the time
+    is tracked per block, not per line.
+    """
+
+    BLOCK = 1 << 22
+
+    def __new__(cls, *args, **kwargs):
+        """Without datatrove's check that orjson is installed (medmix itself depends on it): that check
+        reads the metadata of every installed distribution, 0.3 s in each task process, since unpickling
+        the step calls `__new__` again."""
+        return object.__new__(cls)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if self.data_folder.list_files(glob_pattern=self.glob_pattern):
             yield from super().run(data, rank, world_size)
+
+    def read_file(self, filepath: str):
+        with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
+            number, rest = 0, b""
+            while block := handle.read(self.BLOCK):
+                lines = (rest + block).split(b"\n")
+                rest = lines.pop()  # the start of a line that goes on in the next block
+                with self.track_time():
+                    documents = [self.parse(line, filepath, number + i) for i, line in enumerate(lines)]
+                number += len(lines)
+                yield from filter(None, documents)
+            if rest:  # a last line without its newline
+                yield from filter(None, [self.parse(rest, filepath, number)])
+
+    def parse(self, line: bytes, filepath: str, number: int) -> Document | None:
+        """One line as `JsonlReader.read_file` turns it into a Document, or None (no text, or not JSON)."""
+        try:
+            record = orjson.loads(line)
+            for media in record.get("media", []):
+                if media["media_bytes"] is not None:
+                    media["media_bytes"] = base64.decodebytes(media["media_bytes"].encode("ascii"))
+            return self.get_document_from_dict(record, filepath, number)
+        except orjson.JSONDecodeError as error:
+            logger.warning(f"Error when reading `{filepath}`: {error}")
+            return None
 
 
 def read_kept(folder: Path) -> StageInput:

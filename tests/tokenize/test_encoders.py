@@ -1,6 +1,8 @@
 """gigatoken, the default encoder of SentencePiece BPE models: the same ids as sentencepiece, or not used."""
 
+import hashlib
 import json
+import multiprocessing
 import zipfile
 from pathlib import Path
 
@@ -12,7 +14,14 @@ from sentencepiece import sentencepiece_model_pb2
 
 from medmix.rundir import RunDir
 from medmix.tokenize import encoders
-from medmix.tokenize.encoders import GigatokenEncoder, SentencePieceEncoder, edge_cases, sentencepiece_tokenizer_json
+from medmix.tokenize.encoders import (
+    CONVERSION,
+    GigatokenEncoder,
+    SentencePieceEncoder,
+    cached_tokenizer_json,
+    edge_cases,
+    sentencepiece_tokenizer_json,
+)
 from medmix.tokenize.steps import PackShards, PlanMix, ShardSettings, TokenizeDocuments, WriteManifests
 from medmix.tokenize.tokenizer import Tokenizer
 
@@ -54,6 +63,40 @@ def test_literal_special_pieces_are_text_not_special_ids(llama2):
     ids = tokenizer.encode_batch(["<s>", "</s>", "<unk>"])
     assert all(len(piece) > 1 for piece in ids)
     assert not {tokenizer.bos_id, tokenizer.eos_id, 0} & {i for piece in ids for i in piece}
+
+
+def test_the_conversion_of_llama2_is_pinned_so_a_change_bumps_the_cache_version(llama2):
+    """The cache is keyed by CONVERSION: a conversion that changes its output must bump it (and this pin),
+    or a user's cache would keep serving the old tokenizer.json."""
+    built = sentencepiece_tokenizer_json(llama2.read_bytes())
+    assert (CONVERSION, hashlib.sha256(built.encode()).hexdigest()) == (
+        1, "235b25868c202d22aca2a9dd95cadd148559202f451e9b0987236bf9cb85b74d")
+
+
+def _cached(model: bytes) -> str:
+    return cached_tokenizer_json(model)
+
+
+def test_the_tokenizer_json_is_built_once_per_model_and_concurrent_tasks_write_it_whole(
+        small_tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMIX_CACHE_DIR", str(tmp_path / "cache"))
+    model = small_tokenizer.read_bytes()
+    with multiprocessing.get_context("fork").Pool(4) as pool:  # four tasks that all miss the cache at once
+        results = pool.map(_cached, [model] * 4)
+    expected = sentencepiece_tokenizer_json(model)
+    assert results == [expected] * 4
+    entries = list((tmp_path / "cache" / "tokenizers").iterdir())
+    assert [e.name for e in entries] == [f"{hashlib.sha256(model).hexdigest()}.v{CONVERSION}.json"]  # no leftovers
+    assert entries[0].read_text() == expected
+    monkeypatch.setattr(encoders, "sentencepiece_tokenizer_json", lambda model: pytest.fail("built again"))
+    assert cached_tokenizer_json(model) == expected
+
+
+def test_an_unwritable_cache_only_costs_the_build(small_tokenizer, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("MEDMIX_CACHE_DIR", str(tmp_path / "file" / "cache"))  # under a file: cannot be created
+    model = small_tokenizer.read_bytes()
+    assert cached_tokenizer_json(model) == sentencepiece_tokenizer_json(model)
 
 
 def test_the_edge_set_is_the_same_on_every_run_and_covers_what_it_claims():
