@@ -1,9 +1,17 @@
-"""Word n-gram shingles and MinHash signatures, a batch of documents at a time.
+r"""Word n-gram shingles and MinHash signatures, a batch of documents at a time.
 
 Why not datatrove's `MinhashDedupSignature`: it tokenises with a full word tokenizer and hashes every
 n-gram in Python, about 0.27 MB/s per core here. medmix hashes each distinct word once (a per-process
 cache), forms the n-grams of a whole batch of documents with numpy array arithmetic, and hands them to
 rensa's R-MinHash kernel (Rust), which applies all permutations (`benchmarks/dedup_speed.py`).
+
+Splitting a batch into words and finding each word's hash is then most of the time, and Python spends it
+one word at a time. `word_hash_rows` does it in polars and Arrow instead: polars' (Rust) regex finds the
+words with an explicit character class built from Python's own `\w` (every code point `re` calls a word
+character, as ranges), and Arrow's dictionary encoding leaves only the batch's distinct words (a few
+percent of them) to hash in Python. The words are exactly `words(text)`'s: a parity gate compares both
+ways on a fixed edge set once per process and keeps the Python way on any difference (logged), and a text
+polars cannot hold (lone surrogates from undecodable input) takes the Python way too.
 
 The hashes are deterministic across processes and machines (xxhash, fixed seeds, an exact rensa
 version), so signatures computed by different tasks of a distributed run are comparable; `MinHasher.kind`
@@ -13,11 +21,13 @@ names all that, and a dedup work folder refuses signatures of another kind.
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib.metadata import version
 from itertools import chain
 
 import numpy as np
 import xxhash
+from datatrove.utils.logging import logger
 
 WORD = re.compile(r"\w+")
 SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
@@ -60,12 +70,24 @@ def shingles_of_words(tokens: list[str], n: int) -> np.ndarray:
 
 def shingle_rows(documents: list[list[str]], n: int) -> tuple[np.ndarray, np.ndarray]:
     """The shingles of many documents' words (as `shingles` defines them): one flat array, and each
-    document's start in it plus the end (`len(documents) + 1` offsets). The n-grams are formed by n - 1
-    multiply-xor passes over the whole batch's word-hash array, so numpy's cost is per batch, not per
-    document; windows that cross into the next document are never read out."""
+    document's start in it plus the end (`len(documents) + 1` offsets)."""
     counts = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
-    hashes = np.fromiter(map(_word_hashes.__getitem__, chain.from_iterable(documents)), dtype=np.uint64,
-                         count=int(counts.sum()))
+    return shingles_of_hashes(hash_words(chain.from_iterable(documents), int(counts.sum())), counts, n)
+
+
+def text_shingle_rows(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`shingle_rows` of the texts' words, split and hashed by `word_hash_rows`."""
+    return shingles_of_hashes(*word_hash_rows([text.lower() for text in texts]), n)
+
+
+def hash_words(tokens, count: int) -> np.ndarray:
+    return np.fromiter(map(_word_hashes.__getitem__, tokens), dtype=np.uint64, count=count)
+
+
+def shingles_of_hashes(hashes: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shingles of documents given as their word hashes, one after the other, and each one's word count.
+    The n-grams are formed by n - 1 multiply-xor passes over the whole batch's word-hash array, so numpy's
+    cost is per batch, not per document; windows that cross into the next document are never read out."""
     starts = np.cumsum(counts) - counts
     per_document = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
     offsets = np.concatenate([[0], np.cumsum(per_document)])
@@ -86,9 +108,79 @@ def shingle_rows(documents: list[list[str]], n: int) -> tuple[np.ndarray, np.nda
     return values, offsets
 
 
-def exact_hash(text: str) -> int:
-    """Hash of the text with case and whitespace folded: equal for texts that differ only in those."""
-    return xxhash.xxh3_64_intdigest(" ".join(text.lower().split()).encode("utf-8", "surrogatepass"))
+@cache
+def word_class() -> str:
+    r"""Python's `\w+` for str patterns as an explicit character class in the regex syntax of polars (Rust's
+    `regex`): the code points this Python's `re` calls word characters, as ranges. The class carries the
+    running Python's Unicode version, whatever polars was built with: its regex engine only compares code points."""
+    every = "".join(np.arange(start, stop, dtype=np.uint32).tobytes().decode("utf-32-le")
+                    for start, stop in ((0, 0xD800), (0xE000, 0x110000)))  # all but the surrogates
+    found = ((ord(every[m.start()]), ord(every[m.end() - 1])) for m in WORD.finditer(every))
+    return "[" + "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in found) + "]+"
+
+
+def parity_texts() -> list[str]:
+    """The gate's texts: the test texts' tricky cases (scripts, case mappings that change length, marks,
+    numerals, connectors, joiners) and a stride of every 7th code point, one per word slot."""
+    stride = " ".join(chr(c) + "a" + chr(c) for c in range(0, 0x110000, 7) if not 0xD800 <= c < 0xE000)
+    return ["", "   ...  !!", "Five words, exactly five.", "six words: naïve café Ωmega 123 x_y",
+            "İstanbul ǅ ß ﬁ 𝔘𝔫𝔦 中文字 テキスト ΣΑΣ ὈΔΥΣΣΕΎΣ", "e\u0301 n\u0303 a\u200db a\u200cb ½ ² Ⅻ ٣ 𝟙 a‿b a_b",
+            "tab\tnbsp\u00a0ideographic\u3000line\u2028sep\x1cfile\x85next", stride]
+
+
+def python_word_hash_rows(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    r"""The reference: `\w+` words of lower-cased texts, one Python object and lookup per word."""
+    found = [WORD.findall(text) for text in lowered]
+    counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+    return hash_words(chain.from_iterable(found), int(counts.sum())), counts
+
+
+def arrow_word_hash_rows(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The same words, found by polars and dictionary-encoded by Arrow: Python hashes distinct words only.
+    Raises UnicodeEncodeError for a text with lone surrogates."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pl.Series(lowered, dtype=pl.String).str.extract_all(word_class()).to_arrow()
+    if isinstance(found, pa.ChunkedArray):
+        found = found.combine_chunks()
+    counts = pc.list_value_length(found).to_numpy(zero_copy_only=False).astype(np.int64)
+    encoded = pc.dictionary_encode(found.flatten())
+    distinct = encoded.dictionary.to_pylist()
+    return hash_words(distinct, len(distinct))[encoded.indices.to_numpy(zero_copy_only=False)], counts
+
+
+@cache
+def arrow_words_agree() -> bool:
+    """The parity gate, once per process: the fast way gives the reference's words and hashes on `parity_texts`."""
+    lowered = [text.lower() for text in parity_texts()]
+    try:
+        fast = arrow_word_hash_rows(lowered)
+    except Exception as error:  # polars missing or broken: the reference is always there
+        logger.warning(f"minhash: words split in Python, polars failed ({error!r})")
+        return False
+    reference = python_word_hash_rows(lowered)
+    if all(np.array_equal(a, b) for a, b in zip(fast, reference)):
+        return True
+    logger.warning("minhash: polars' words differ from Python's \\w+ on the parity set; words split in Python")
+    return False
+
+
+def word_hash_rows(lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The hashes of the words (`words`) of lower-cased texts, all texts one after the other, and each
+    text's word count."""
+    if lowered and arrow_words_agree():
+        try:
+            return arrow_word_hash_rows(lowered)
+        except UnicodeEncodeError:  # lone surrogates: polars holds UTF-8 only
+            pass
+    return python_word_hash_rows(lowered)
+
+
+def exact_hash(lowered: str) -> int:
+    """Hash of a lower-cased text with whitespace folded: equal for texts that differ only in case and spacing."""
+    return xxhash.xxh3_64_intdigest(" ".join(lowered.split()).encode("utf-8", "surrogatepass"))
 
 
 class MinHasher:
@@ -121,7 +213,7 @@ class MinHasher:
         return np.array(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, self.num_perm)
 
     def signatures(self, texts: list[str]) -> np.ndarray:
-        return self.signatures_of_rows(*shingle_rows([words(text) for text in texts], self.ngram))
+        return self.signatures_of_rows(*text_shingle_rows(texts, self.ngram))
 
     def signature(self, text: str) -> np.ndarray:
         return self.signatures([text])[0]

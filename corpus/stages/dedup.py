@@ -47,8 +47,9 @@ from medmix.corpus.minhash import (
     bottom_k,
     exact_hash,
     lsh_bands,
-    shingle_rows,
+    shingles_of_hashes,
     shingles_of_words,
+    word_hash_rows,
     words,
 )
 from medmix.corpus.stages.base import Phase, StageContext
@@ -176,9 +177,10 @@ class DedupSignatures(DedupPhase):
     def write_batch(self, rank: int, batch: list[tuple[int, Document]]) -> None:
         """Shingles and signatures of the whole batch at once: numpy and rensa pay their call cost per batch."""
         s = self.settings
-        values, offsets = shingle_rows([words(doc.text) for _, doc in batch], s.ngram)
+        lowered = [doc.text.lower() for _, doc in batch]
+        values, offsets = shingles_of_hashes(*word_hash_rows(lowered), s.ngram)
         keys = np.array([doc_key(rank, position) for position, _ in batch], dtype=np.uint64)
-        exact = np.array([exact_hash(doc.text) for _, doc in batch], dtype=np.uint64)
+        exact = np.array([exact_hash(text) for text in lowered], dtype=np.uint64)
         band_keys = band_hashes(self.hasher.signatures_of_rows(values, offsets), s.bands, s.rows)
         has_words = np.diff(offsets) > 0  # a text without words has nothing to compare (and would match every other)
         for name, column in zip(s.band_names(), [*band_keys.T, exact]):

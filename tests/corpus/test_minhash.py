@@ -3,6 +3,7 @@
 import csv
 import random
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,18 @@ import pytest
 import xxhash
 from datatrove.data import Document
 
-from medmix.corpus.minhash import MinHasher, lsh_bands, shingle_rows, shingles, words
+from medmix.corpus import minhash
+from medmix.corpus.minhash import (
+    MinHasher,
+    arrow_word_hash_rows,
+    lsh_bands,
+    python_word_hash_rows,
+    shingle_rows,
+    shingles,
+    text_shingle_rows,
+    word_hash_rows,
+    words,
+)
 from medmix.corpus.stages.dedup import DedupBuckets, DedupSettings, DedupSignatures, SignaturesOfAnotherKind
 
 EDGE_TEXTS = ["", "   ...  !!", "one", "Two words", "three WORD text", "four words in_a row", "Five words, exactly five.",
@@ -51,6 +63,51 @@ def test_batch_shingles_equal_the_string_definition_on_real_transcriptions(trans
     assert offsets[-1] > 100_000
     for text, start, end in zip(transcriptions, offsets[:-1], offsets[1:]):
         assert values[start:end].tolist() == string_shingles(text, 5)
+
+
+def assert_string_definition(texts: list[str], n: int = 5) -> None:
+    values, offsets = text_shingle_rows(texts, n)
+    assert len(offsets) == len(texts) + 1
+    for text, start, end in zip(texts, offsets[:-1], offsets[1:]):
+        assert values[start:end].tolist() == string_shingles(text, n), text[:60]
+
+
+def test_polars_words_equal_pythons_on_every_code_point():
+    """The fast way's character class is Python's \\w, code point by code point, after lower-casing."""
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    texts = [" ".join(f"x{c}{c}y" for c in every[start:start + 4096]) for start in range(0, len(every), 4096)]
+    lowered = [text.lower() for text in texts]
+    fast, reference = arrow_word_hash_rows(lowered), python_word_hash_rows(lowered)
+    assert np.array_equal(fast[1], reference[1]) and np.array_equal(fast[0], reference[0])
+
+
+def test_text_shingles_equal_the_string_definition_on_the_edge_texts_transcriptions_and_the_udhr(
+        transcriptions, shared):
+    assert minhash.arrow_words_agree()  # the fast way is the one tested here
+    for n in (1, 2, 5, 9):
+        assert_string_definition(EDGE_TEXTS, n)
+    assert_string_definition(transcriptions)
+    with zipfile.ZipFile(shared / "general" / "udhr2.zip") as archive:
+        udhr = [archive.read(name).decode("utf-8") for name in sorted(archive.namelist()) if not name.endswith("/")]
+    assert len(udhr) >= 387
+    assert_string_definition(udhr)
+
+
+def test_a_fast_way_that_disagrees_is_not_used_and_lone_surrogates_take_the_python_way(monkeypatch):
+    texts = ["Bad bytes \udcff kept as a surrogate", "plain text"]
+    assert_string_definition(texts)  # the surrogate sends the whole batch the Python way
+    broken = lambda lowered: (np.zeros(sum(map(len, map(words, lowered))), np.uint64),  # noqa: E731
+                              np.array([len(words(t)) for t in lowered]))
+    monkeypatch.setattr(minhash, "arrow_word_hash_rows", broken)
+    warnings = []
+    monkeypatch.setattr(minhash.logger, "warning", warnings.append)
+    minhash.arrow_words_agree.cache_clear()
+    try:
+        assert not minhash.arrow_words_agree() and "words split in Python" in warnings[0]
+        hashes, counts = word_hash_rows(["the patient was seen"])
+        assert counts.tolist() == [4] and hashes.all()
+    finally:
+        minhash.arrow_words_agree.cache_clear()
 
 
 def test_signatures_estimate_jaccard_and_do_not_depend_on_the_batch(transcriptions):
