@@ -35,7 +35,9 @@ if TYPE_CHECKING:  # polars is imported where it is used: the tokenize and pack 
 STREAM_DTYPE = np.dtype([("rank", "<u4"), ("offset", "<u8"), ("length", "<u4"), ("source", "<u2")])
 DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("domain", pa.string()), ("offset", pa.uint64()),
                          ("length", pa.uint32()), ("key", pa.uint64()), ("split", pa.string()), ("rank", pa.uint32())])
-BATCH = 256  # documents per encode call
+# Characters per encode call: gigatoken's pretoken cache lasts one call, so larger calls are faster (10 MB of
+# the benchmark's text in calls of 256 documents: 0.185 s, in one call: 0.115 s); this bounds a batch's memory.
+BATCH_CHARS = 16_000_000
 ENCODER_KEY = "encoder"  # in each document table's parquet metadata: the encoder its task used
 
 
@@ -86,11 +88,12 @@ class TokenizeDocuments(ShardStep):
         rows = {"id": [], "source": [], "domain": [], "offset": [], "length": [], "key": [], "split": []}
         offset = 0
         with atomic_path(settings.run.tokens / f"{rank:05d}.bin") as partial, open(partial, "wb") as out:
-            batch = []
+            batch, chars = [], 0
             for doc in chain(data or (), [None]):  # streamed: a task never holds more than one batch
                 if doc is not None:
                     batch.append(doc)
-                if len(batch) < BATCH and doc is not None or not batch:
+                    chars += len(doc.text)
+                if chars < BATCH_CHARS and doc is not None or not batch:
                     continue
                 with self.track_time():
                     tokens, lengths = tokenizer.encode_documents([d.text for d in batch], settings.bos, settings.eos)
@@ -103,7 +106,7 @@ class TokenizeDocuments(ShardStep):
                         rows[column].append(value)
                     offset += length
                 self.stat_update("tokens", value=len(tokens))
-                batch = []
+                batch, chars = [], 0
         rows["rank"] = [rank] * len(rows["id"])
         encoder = {ENCODER_KEY: tokenizer.encoder.name}  # for the manifests
         write_parquet(settings.run.tokens / f"{rank:05d}.docs.parquet",
