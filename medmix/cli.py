@@ -311,23 +311,29 @@ app.add_typer(experiment_app, name="experiment")
 @experiment_app.command("forgetting")
 def forgetting(
     out: Annotated[Path, typer.Option(help="where data, runs and results go")] = Path("runs/forgetting"),
-    pretrain_steps: Annotated[int, typer.Option()] = 300,
-    continue_steps: Annotated[int, typer.Option()] = 200,
+    shared: Annotated[Optional[Path], typer.Option(
+        help="the shared sample data (default: $MEDMIX_SHARED_DATA, else ../shared/data next to the repository); "
+             "generated text where it is absent", show_default=False)] = None,
+    seeds: Annotated[int, typer.Option(min=1)] = 3,
+    pretrain_steps: Annotated[int, typer.Option(min=1)] = 1000,
+    continue_steps: Annotated[int, typer.Option(min=1)] = 500,
+    workers: Annotated[int, typer.Option(min=1, help="runs at once, one thread each")] = 2,
 ) -> None:
-    """Pre-train a tiny LLaMA on general text, continue on medical text with 0% and 20% replay, compare."""
-    from medmix.train.experiment import run_forgetting
+    """Pre-train a tiny LLaMA on general text, continue on medical text with 0 to 40% general replay, compare."""
+    from medmix.train.experiment import SWEEP, run_forgetting
 
     with Progress(TextColumn("training steps"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        task = progress.add_task("steps", total=pretrain_steps + 2 * continue_steps)
-        result = run_forgetting(out, pretrain_steps, continue_steps, on_step=lambda: progress.advance(task))
-    table = Table("run", "general before", "general after", "medical before", "medical after",
-                  title="validation loss", title_justify="left")
+        task = progress.add_task("steps", total=None)
+        result = run_forgetting(out, shared, SWEEP, seeds, pretrain_steps, continue_steps, workers,
+                                lambda done, total: progress.update(task, completed=done, total=total))
+    table = Table("setting", "general before", "general after", "medical before", "medical after",
+                  title=f"validation loss, mean ± sd of {seeds} seeds: {result['data']['text']}", title_justify="left")
     for row in result["rows"]:
-        table.add_row(row["run"], *(f"{row[k]:.3f}" for k in ("general_before", "general_after", "medical_before",
-                                                               "medical_after")))
+        table.add_row(row["label"], *(f"{row[k][0]:.3f} ± {row[k][1]:.3f}" for k in (
+            "general_before", "general_after", "medical_before", "medical_after")))
     console.print(table)
-    console.print(f"plot: {result['plot']}")
+    console.print(f"plot: {result['plot']}; every run: {out / 'results.json'}")
 
 
 @app.command()

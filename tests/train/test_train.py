@@ -208,14 +208,37 @@ def test_the_l2_anchor_holds_the_weights_near_their_start(tmp_path, shards):
 
 
 def test_the_forgetting_experiment_shows_replay_protecting_general_text(tmp_path):
-    from medmix.train.experiment import run_forgetting
+    """A reduced sweep (two settings, two seeds, short runs) on generated text: the direction, not the sizes."""
+    from medmix.train.experiment import Setting, run_forgetting
 
-    rows = {row["run"]: row for row in run_forgetting(tmp_path, pretrain_steps=80, continue_steps=60)["rows"]}
-    no_replay, replay = rows["0% general replay"], rows["20% general replay"]
+    result = run_forgetting(tmp_path / "out", shared=tmp_path / "absent", settings=[Setting(0.0), Setting(0.2)],
+                            seeds=2, pretrain_steps=60, continue_steps=40)
+    assert result["data"]["text"].startswith("generated text (no general/wikitext2_valid_test_articles.jsonl")
+    rows = {row["setting"]: {key: value[0] for key, value in row.items() if key.endswith(("before", "after"))}
+            for row in result["rows"]}
+    no_replay, replay = rows["replay_0_cosine"], rows["replay_20_cosine"]
     assert no_replay["general_after"] > no_replay["general_before"] + 0.2  # forgetting, without replay
     assert replay["general_after"] < no_replay["general_after"]  # replay limits it
     assert no_replay["medical_after"] < no_replay["medical_before"] and replay["medical_after"] < replay["medical_before"]
-    assert (tmp_path / "forgetting.svg").read_text().count("<polyline") == 4
+    assert len(result["runs"]) == 4 and all(row["general_after"][1] > 0 for row in result["rows"])  # sd of 2 seeds
+    assert "general loss before" in (tmp_path / "out" / "forgetting.svg").read_text()
+
+
+def test_the_forgetting_experiments_real_text_holds_out_whole_documents_and_patients(shared):
+    from medmix.train.experiment import load_corpus, read_physionet
+
+    corpus = load_corpus(shared)
+    assert corpus.description == f"real text ({shared})"
+    assert {domain: sorted(sources) for domain, sources in corpus.train.items()} == {
+        "general": ["common_crawl", "nltk_abc", "nltk_inaugural", "nltk_state_union", "nltk_webtext", "wikitext"],
+        "medical": ["mtsamples", "physionet_notes", "pmc", "pubmed"]}
+    for domain, sources in corpus.train.items():
+        for source, train in sources.items():
+            held_out = corpus.held_out[domain][source]
+            assert train and held_out and not set(train) & set(held_out), source
+    patient_of = {text: patient for patient, text in read_physionet(shared / "phi" / "physionet_deid_dev" / "id.text")}
+    assert not {patient_of[t] for t in corpus.train["medical"]["physionet_notes"]} & \
+        {patient_of[t] for t in corpus.held_out["medical"]["physionet_notes"]}
 
 
 def test_the_me_llama_training_recipe_has_the_papers_defaults():
