@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 DEPS := $(VENV)/.deps
 
-.PHONY: install demo test test-integration clean
+.PHONY: install demo test test-fast test-integration clean
 
 $(DEPS): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not integration"
+
+# the tests that take under a few seconds each (no demo builds, no training runs): a quick check while editing
+test-fast: install
+	$(BIN)/pytest -m "not integration and not slow"
 
 # against real services (a localhost Slurm cluster, a `ray start` cluster): .ci/run starts them first
 test-integration: install

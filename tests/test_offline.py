@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 GUARD = Path(__file__).parent / "offline"
 
 
@@ -23,6 +25,7 @@ def test_the_guard_really_blocks(tmp_path):
     assert result.returncode != 0 and "getaddrinfo example.org" in attempts
 
 
+@pytest.mark.slow
 def test_demo_runs_with_the_network_blocked(tmp_path):
     medmix = Path(sys.executable).with_name("medmix")
     # a relative run dir, as `make demo` passes it
@@ -42,6 +45,7 @@ print(",".join(found))
 """
 
 
+@pytest.mark.slow
 def test_presidio_runs_with_the_network_blocked(tmp_path):
     result, attempts = run_offline([sys.executable, "-c", PRESIDIO_OFFLINE], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -49,6 +53,7 @@ def test_presidio_runs_with_the_network_blocked(tmp_path):
     assert {"EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER", "URL"} <= set(result.stdout.strip().split(","))
 
 
+@pytest.mark.slow
 def test_the_phi_scrubber_runs_with_the_network_blocked(tmp_path):
     notes = tmp_path / "notes.jsonl"
     notes.write_text(json.dumps({"id": "n1", "text": "Dr. Okafor e-mailed jane.doe@example.org from 10.0.0.7; "

@@ -18,6 +18,7 @@ from medmix.corpus.recipe import load_recipe
 from medmix.rundir import RunDir
 
 DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
+pytestmark = pytest.mark.slow  # the module builds the demo corpus
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -181,7 +182,7 @@ def test_a_resume_refuses_an_edited_input_and_accepts_a_touched_one(demo_inputs,
     assert record_identity(recipe, run, None)[source][0] == str(victim)
 
 
-@pytest.mark.slow
+@pytest.mark.integration  # a Ray cluster started in this process
 def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
     ray = pytest.importorskip("ray")
     run_dir = tmp_path / "ray"

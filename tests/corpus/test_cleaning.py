@@ -93,6 +93,7 @@ def physionet_notes(shared):
     return [doc(body, "clinical", key) for key, body in notes.items()]
 
 
+@pytest.mark.slow
 def test_real_all_caps_nursing_notes_survive_language_and_quality_filters(shared, tmp_path, run_step):
     notes = physionet_notes(shared)
     assert len(notes) == 1493

@@ -51,6 +51,7 @@ def build_shards(settings: ShardSettings, tasks: int = 2) -> None:
     WriteManifests(settings).run(None)
 
 
+@pytest.mark.slow
 def test_shard_tokens_equal_reference_sentencepiece_on_every_shared_document(shared, tmp_path):
     """The ids on disk are sentencepiece's, with <s> and </s> around each document: no text is altered on
     the way (whitespace, newlines, any script, byte fallback for what the vocabulary lacks)."""

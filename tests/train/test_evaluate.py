@@ -68,6 +68,7 @@ def tiny_random_llama(folder: Path, tokenizer: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_log_likelihoods_and_accuracies_equal_lm_evaluation_harness(tmp_path, small_tokenizer, benchmark_items):
     pytest.importorskip("lm_eval")
     model = tiny_random_llama(tmp_path / "model", small_tokenizer)

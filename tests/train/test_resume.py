@@ -28,6 +28,7 @@ def test_the_sampler_goes_on_from_the_same_point_on_another_world_size():
         ResumableSampler(22, 0, 4, seed=5, multiple=1).load_state_dict(two[0].state_dict() | {"position": 3})
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_train_like_one_process_and_resume_on_one(tmp_path, walk_shards, write_config, run_python,
                                                                   log_records, small_tokenizer, benchmark_items):
     """Two gloo ranks (FSDP2) and one process with the same global batch of 4 make the same steps: losses,

@@ -161,6 +161,7 @@ def test_schedule_rewarms_then_decays_to_the_floor():
     assert lrs[5:80] == [1.0] * 75 and lrs[-1] == pytest.approx(0.1) and lrs[80] < 1.0
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_checkpoint(tmp_path, shards):
     steps = dict(steps=60, checkpoint_every=5, eval_every=20)
     whole = write_config(tmp_path / "whole" / "train.yaml", shards, **steps)
@@ -207,6 +208,7 @@ def test_the_l2_anchor_holds_the_weights_near_their_start(tmp_path, shards):
     assert distances[1] < 0.5 * distances[0]
 
 
+@pytest.mark.slow
 def test_the_forgetting_experiment_shows_replay_protecting_general_text(tmp_path):
     """A reduced sweep (two settings, two seeds, short runs) on generated text: the direction, not the sizes."""
     from medmix.train.experiment import Setting, run_forgetting

@@ -80,6 +80,7 @@ def test_date_shift_keeps_the_format():
     assert shift_date("2/30", ten) is None and shift_date("'92", ten) is None
 
 
+@pytest.mark.slow
 def test_long_texts_are_chunked_with_overlap_and_phi_on_a_boundary_is_found(scrubber):
     bounds = chunk_bounds(250_000, 100_000, 2_000)
     assert bounds == [(0, 100_000), (98_000, 198_000), (196_000, 250_000)]
@@ -113,6 +114,7 @@ def kept_text(stage: Path) -> str:
     return "".join(gzip.decompress(p.read_bytes()).decode() for p in sorted(stage.glob("kept/*.gz")))
 
 
+@pytest.mark.slow
 def test_the_demo_scrubs_raw_notes_as_it_reads_them_and_residual_phi_in_the_phi_stage(tmp_path, monkeypatch):
     import polars as pl
 
@@ -145,6 +147,7 @@ def test_the_demo_scrubs_raw_notes_as_it_reads_them_and_residual_phi_in_the_phi_
             assert not any(name in content for name in planted[:20]), path
 
 
+@pytest.mark.slow
 def test_scores_on_the_cross_validation_folds_of_the_development_split(shared, scrubber):
     """A regression floor, not a result: the bundled tagger was trained on these folds, and the rules were
     written reading them. The frozen fold 0 is never scored here (benchmarks/README.md gives its figure)."""

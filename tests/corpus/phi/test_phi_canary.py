@@ -597,6 +597,7 @@ def test_boundary_values_are_found_away_from_boundaries(scrubber):
         assert Scrubbed(Note(text), spans, "").uncovered(at, at + len(secret)) == "", value
 
 
+@pytest.mark.slow
 def test_phi_straddling_chunk_boundaries_is_found(scrubber):
     settings = ScrubberSettings()
     assert (settings.chunk_chars, settings.overlap_chars) == (100_000, 2_000)
