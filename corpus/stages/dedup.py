@@ -48,9 +48,8 @@ from medmix.corpus.minhash import (
     exact_hash,
     lsh_bands,
     shingles_of_hashes,
-    shingles_of_words,
+    text_shingle_rows,
     word_hash_rows,
-    words,
 )
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
@@ -320,17 +319,20 @@ class DedupVerify(DedupPhase):
             abstract_pairs.setdefault(row["full_key"] & POSITION_MASK, []).append(row)
         store = AppendFile(work / "shingles" / f"{rank:05d}.bin")
         index, contained = [], []
-        for position, doc in enumerate(data or ()):
-            if position not in needed and position not in abstract_pairs:
-                continue
-            values = np.unique(shingles_of_words(words(doc.text), s.ngram))
-            if position in needed:
-                index.append((position, store.size // 8, len(values)))
-                store.write(values)
-            for pair in abstract_pairs.get(position, []):
-                sample = np.array(pair["sample"], dtype=np.uint64)
-                share = float(np.isin(sample, values, assume_unique=True).mean()) if len(sample) else 0.0
-                contained.append({"abstract_key": pair["abstract_key"], "full_key": pair["full_key"], "share": share})
+        wanted = ((position, doc) for position, doc in enumerate(data or ())
+                  if position in needed or position in abstract_pairs)
+        for batch in batches(wanted):  # shingled a batch at a time, as in phase 1
+            rows, offsets = text_shingle_rows([doc.text for _, doc in batch], s.ngram)
+            for (position, _), start, end in zip(batch, offsets[:-1], offsets[1:]):
+                values = np.unique(rows[start:end])
+                if position in needed:
+                    index.append((position, store.size // 8, len(values)))
+                    store.write(values)
+                for pair in abstract_pairs.get(position, []):
+                    sample = np.array(pair["sample"], dtype=np.uint64)
+                    share = float(np.isin(sample, values, assume_unique=True).mean()) if len(sample) else 0.0
+                    contained.append({"abstract_key": pair["abstract_key"], "full_key": pair["full_key"],
+                                      "share": share})
         store.close()
         save_array(work / "shingles" / f"{rank:05d}.index.npy", np.array(index, dtype=np.int64).reshape(-1, 3))
         write_parquet(work / "contained" / f"{rank:05d}.parquet",
