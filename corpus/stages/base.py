@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.logging import logger
+from isal import igzip
 
 from medmix.rundir import StageDir
 
@@ -42,9 +44,10 @@ class StageInput(JsonlReader):
 
     The same Documents as datatrove's `JsonlReader` makes (ids, metadata, media, empty texts skipped,
     unparsable lines logged and skipped, `limit` and `skip`), read faster: with a fast encoder, reading is
-    a third of a tokenize task. The file is decompressed in blocks of `BLOCK` bytes and each line parsed
-    by orjson from bytes, without decoding the text twice or a Python call per line to read it; the time
-    is tracked per block, not per line.
+    a third of a tokenize task. gzip is inflated by ISA-L (`isal`, 3 times zlib's speed here; the gzip
+    format's CRC still checks every member), in blocks of `BLOCK` bytes, and each line parsed by orjson
+    from bytes, without decoding the text twice or a Python call per line to read it; the time is tracked
+    per block, not per line.
     """
 
     BLOCK = 1 << 22
@@ -60,7 +63,12 @@ class StageInput(JsonlReader):
             yield from super().run(data, rank, world_size)
 
     def read_file(self, filepath: str):
-        with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
+        with ExitStack() as files:
+            if self.compression == "gzip" or self.compression == "infer" and filepath.endswith(".gz"):
+                handle = files.enter_context(igzip.IGzipFile(fileobj=files.enter_context(
+                    self.data_folder.open(filepath, "rb"))))
+            else:
+                handle = files.enter_context(self.data_folder.open(filepath, "rb", compression=self.compression))
             number, rest = 0, b""
             while block := handle.read(self.BLOCK):
                 lines = (rest + block).split(b"\n")

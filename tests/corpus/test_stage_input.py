@@ -23,8 +23,8 @@ def write_input(folder, lines: list[bytes], name="00000.jsonl.gz") -> None:
         handle.write(b"\n".join(lines))
 
 
-def read_both(folder, **options):
-    kwargs = dict(glob_pattern="*.jsonl.gz", **options)
+def read_both(folder, pattern="*.jsonl.gz", **options):
+    kwargs = dict(glob_pattern=pattern, **options)
     return (list(JsonlReader(str(folder), **kwargs).run(None, 0, 1)),
             list(StageInput(str(folder), **kwargs).run(None, 0, 1)))
 
@@ -40,6 +40,19 @@ def test_the_same_documents_as_jsonl_reader_across_blocks_bad_lines_and_a_last_l
     for options in ({"limit": 7}, {"skip": 3}, {"add_file_path": True}, {"default_metadata": {"stage": "x"}}):
         expected, found = read_both(tmp_path / "in", **options)
         assert found == expected, options
+
+
+def test_plain_and_zstd_files_are_read_as_datatrove_opens_them(tmp_path):
+    import zstandard
+
+    lines = b"\n".join(orjson.dumps(r) for r in RECORDS) + b"\n"
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "00000.jsonl").write_bytes(lines)
+    (tmp_path / "zstd").mkdir()
+    (tmp_path / "zstd" / "00000.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines))
+    for folder, pattern in (("plain", "*.jsonl"), ("zstd", "*.jsonl.zst")):
+        expected, found = read_both(tmp_path / folder, pattern)
+        assert found == expected and len(found) == 5, folder
 
 
 def test_a_stage_that_kept_nothing_is_an_empty_input(tmp_path):
