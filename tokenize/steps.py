@@ -163,7 +163,7 @@ class PackShards(ShardStep):
     name = "📦 Pack shards"
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         dtype = Tokenizer(self.settings.tokenizer_path).dtype
-        files: dict[int, np.memmap] = {}
+        files: dict[int, np.ndarray] = {}
         for shard_set in self.settings.shard_sets():
             stream = np.load(self.settings.run.mix / f"{shard_set}.npy")
             for number, tokens, index in self.shards_of(stream, rank, world_size, files, dtype):
@@ -174,28 +174,30 @@ class PackShards(ShardStep):
         return ()
 
     def shards_of(self, stream: np.ndarray, rank: int, world_size: int, files: dict, dtype):
-        """This task's shards (every `world_size`-th): token arrays and their source index."""
+        """This task's shards (every `world_size`-th): token arrays and their source index. The stream's
+        columns are read as lists, once: a numpy scalar per document and field would be most of the time."""
         seq_len, per_shard = self.settings.seq_len, self.settings.sequences_per_shard
-        ends = np.cumsum(stream["length"], dtype=np.int64)
-        sequences = int(ends[-1]) // seq_len if len(ends) else 0  # the last partial sequence is dropped
+        ends_array = np.cumsum(stream["length"], dtype=np.int64)
+        sequences = int(ends_array[-1]) // seq_len if len(ends_array) else 0  # the last partial sequence is dropped
+        ends, lengths, ranks, offsets, sources = (column.tolist() for column in (
+            ends_array, stream["length"], stream["rank"], stream["offset"], stream["source"]))
         for number in range(rank, -(-sequences // per_shard), world_size):
             first, last = number * per_shard, min((number + 1) * per_shard, sequences)
             begin, stop = first * seq_len, last * seq_len
             tokens = np.empty(stop - begin, dtype=dtype)
             pieces = []
-            entry = int(np.searchsorted(ends, begin, side="right"))
+            entry = int(np.searchsorted(ends_array, begin, side="right"))
             position = begin
             while position < stop:
-                if int(stream["length"][entry]) == 0:  # an empty document has no tokens (and maybe no file)
+                if lengths[entry] == 0:  # an empty document has no tokens (and maybe no file)
                     entry += 1
                     continue
-                start_of_entry = int(ends[entry]) - int(stream["length"][entry])
-                take_from = position - start_of_entry
-                take = min(int(ends[entry]), stop) - position
-                source = self.rank_tokens(files, int(stream["rank"][entry]), dtype)
-                at = int(stream["offset"][entry]) + take_from
+                take_from = position - (ends[entry] - lengths[entry])
+                take = min(ends[entry], stop) - position
+                source = self.rank_tokens(files, ranks[entry], dtype)
+                at = offsets[entry] + take_from
                 tokens[position - begin:position - begin + take] = source[at:at + take]
-                pieces += self.index_rows(position - first * seq_len, take, int(stream["source"][entry]))
+                pieces += self.index_rows(position - first * seq_len, take, sources[entry])
                 position += take
                 entry += 1
             yield number, tokens.reshape(-1, seq_len), np.array(pieces, dtype=INDEX_DTYPE)
@@ -210,9 +212,10 @@ class PackShards(ShardStep):
             position, length = position + piece, length - piece
         return rows
 
-    def rank_tokens(self, files: dict, rank: int, dtype) -> np.memmap:
+    def rank_tokens(self, files: dict, rank: int, dtype) -> np.ndarray:
+        """A tokenize task's ids, memory-mapped; as a plain array view, whose slices skip memmap's bookkeeping."""
         if rank not in files:
-            files[rank] = np.memmap(self.settings.run.tokens / f"{rank:05d}.bin", dtype=dtype, mode="r")
+            files[rank] = np.memmap(self.settings.run.tokens / f"{rank:05d}.bin", dtype=dtype, mode="r").view(np.ndarray)
         return files[rank]
 
 
