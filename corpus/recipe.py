@@ -297,8 +297,11 @@ def load_recipe(path: str | Path, *, check_paths: bool = True, **overrides) -> R
 
 
 def resolve_inputs(recipe: Recipe) -> dict[str, list[str]]:
-    """Each source's input files, sorted. Paths or globs that match no file are errors, all listed at once."""
+    """Each source's input files, sorted. Paths or globs that match no file, and a tokenizer, model or benchmark
+    file that is not there, are errors, all listed at once (before the build reads anything)."""
     inputs, missing = {}, []
+    if not Path(tokenizer := resolve_path(recipe, recipe.tokenizer.path)).is_file():
+        missing.append(f"tokenizer -> path: '{tokenizer}' is not a file")
     for index, source in enumerate(recipe.sources):
         files: set[str] = set()
         for number, pattern in enumerate(source.paths):

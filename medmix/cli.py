@@ -229,7 +229,10 @@ def demo(
     run = run_build(recipe_path, run_dir / "build", inputs)
     audit(run.root, json_out=run_dir / "audit.json", html_out=run_dir / "audit.html")
     console.print(f"shards in {run.shards}")
-    run_training(demo_train_config(run, run_dir / "train"))
+    secret = "" if os.environ["MEDMIX_PHI_SECRET"] != DEMO_PHI_SECRET else f"MEDMIX_PHI_SECRET={DEMO_PHI_SECRET} "
+    console.print(f"to re-run this build (it resumes): {secret}medmix build {recipe_path} --data-root {inputs} "
+                  f"--output-dir {run.root}", soft_wrap=True, highlight=False)
+    run_training(demo_train_config(run, run_dir / "train", inputs / "tokenizer.model"))
 
 
 def run_training(config) -> None:

@@ -385,11 +385,11 @@ def plot(rows: list[dict], data: dict, path: Path) -> None:
         figure.savefig(path, format="svg", metadata={"Date": None})
 
 
-def demo_train_config(run: RunDir, train_dir: Path) -> TrainConfig:
+def demo_train_config(run: RunDir, train_dir: Path, tokenizer: Path) -> TrainConfig:
     """`medmix demo`'s short run of the tiny model on the demo shards, with the forgetting curves' validation
-    sets (one per domain)."""
+    sets (one per domain); it names the shards' tokenizer, so `medmix eval` can score its checkpoints."""
     return TrainConfig.model_validate({
         "run_dir": str(train_dir.resolve()), "model": {"size": "tiny"}, "steps": 30, "batch_size": 4,
         "optimizer": {"lr": 3e-3}, "eval_every": 10, "eval_sequences": 8, "checkpoint_every": 10,
-        "data": {"train": str(run.shard_set("train").resolve()),
+        "data": {"train": str(run.shard_set("train").resolve()), "tokenizer": str(tokenizer.resolve()),
                  "validation": {p.name.removeprefix("valid_"): str(p.resolve()) for p in run.validation_sets()}}})

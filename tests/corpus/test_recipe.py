@@ -16,6 +16,7 @@ def write_recipe(tmp_path: Path, **changes) -> Path:
     (tmp_path / "notes").mkdir(exist_ok=True)
     (tmp_path / "notes" / "NOTEEVENTS.csv").write_text("ROW_ID,TEXT\n")
     (tmp_path / "web.jsonl").write_text('{"text": "hello"}\n')
+    (tmp_path / "tokenizer.model").write_bytes(b"")  # present: its content is the build's concern
     recipe = {
         "name": "t",
         "output_dir": str(tmp_path / "run"),
@@ -161,11 +162,13 @@ def test_every_missing_path_is_listed_at_once(tmp_path):
     raw["sources"][1]["paths"] = ["web.jsonl", "missing/*.jsonl"]
     raw["stages"] = [{"kind": "phi", "model": "no_such_model.bin"}]
     path.write_text(yaml.safe_dump(raw))
+    (tmp_path / "tokenizer.model").unlink()
     with pytest.raises(RecipeError) as error:
         load_recipe(path)
     lines = str(error.value).splitlines()
-    assert len(lines) == 3 and lines[0].startswith("sources[0] 'notes' -> paths[0]")
-    assert lines[1].startswith("sources[1] 'web' -> paths[1]") and lines[2].startswith("stages[0] (phi) -> model")
+    assert len(lines) == 4 and lines[0].startswith("tokenizer -> path: ") and "tokenizer.model' is not a file" in lines[0]
+    assert lines[1].startswith("sources[0] 'notes' -> paths[0]") and lines[2].startswith("sources[1] 'web' -> paths[1]")
+    assert lines[3].startswith("stages[0] (phi) -> model")
 
 
 def test_a_misspelled_stage_key_names_the_stage_kind_and_the_likely_key(tmp_path):
