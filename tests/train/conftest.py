@@ -28,13 +28,14 @@ def write_shard_set(folder: Path, tokens: np.ndarray, index: np.ndarray, vocab_s
 
 @pytest.fixture(scope="session")
 def walk_shards():
-    """`walk_shards(folder, sequences, seed, documents=1, tokenizer_sha256=...)`: sequences of 64 tokens with
+    """`walk_shards(folder, sequences, seed, documents=1, tokenizer_sha256=..., seq_len=64)`: sequences with
     structure to learn (a repeating walk), each cut into `documents` equal pieces in its index."""
 
-    def make(folder: Path, sequences: int, seed: int, documents: int = 1, tokenizer_sha256: str = "0" * 64) -> str:
+    def make(folder: Path, sequences: int, seed: int, documents: int = 1, tokenizer_sha256: str = "0" * 64,
+             seq_len: int = 64) -> str:
         starts = np.random.default_rng(seed).integers(0, 1900, sequences)
-        tokens = (starts[:, None] + np.arange(64)[None, :] * 3) % 1997 + 3
-        piece = 64 // documents
+        tokens = (starts[:, None] + np.arange(seq_len)[None, :] * 3) % 1997 + 3
+        piece = seq_len // documents
         index = np.array([(s, d * piece, piece, 0) for s in range(sequences) for d in range(documents)],
                          dtype=INDEX_DTYPE)
         return write_shard_set(folder, tokens, index, tokenizer_sha256=tokenizer_sha256)

@@ -1,6 +1,5 @@
 """The trainer on CPU: HF parity, exact resume after a kill, atomic checkpoints (two gloo ranks: test_resume.py)."""
 
-import json
 import os
 import signal
 import subprocess
@@ -8,60 +7,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-import yaml
 
-from medmix.tokenize.shards import INDEX_DTYPE, ManifestHeader, write_manifest, write_shard
 from medmix.train.checkpoint import finished_checkpoints, latest_checkpoint
 from medmix.train.config import ScheduleConfig
 from medmix.train.loop import learning_rate
 from medmix.train.model import CONFIGS, Llama, load_hf, save_hf
 
 
-def shard_set(folder: Path, sequences: int, seed: int, seq_len: int = 64) -> str:
-    """Token sequences with structure to learn (a repeating walk), in the medmix shard format."""
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, 1900, sequences)
-    tokens = ((starts[:, None] + np.arange(seq_len)[None, :] * 3) % 1997 + 3).astype("<u2")
-    index = np.array([(s, 0, seq_len, 0) for s in range(sequences)], dtype=INDEX_DTYPE)
-    entry = write_shard(folder, 0, tokens, index, ["web"])
-    write_manifest(folder, ManifestHeader(split=folder.name, dtype="<u2", seq_len=seq_len, vocab_size=2000,
-                                          tokenizer_sha256="0" * 64, bos_id=1, eos_id=2, sources=["web"], seed=0,
-                                          encoder="none: written by the test"), [entry])
-    return str(folder)
-
-
 @pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> dict:
+def shards(tmp_path_factory, walk_shards) -> dict:
     root = tmp_path_factory.mktemp("shards")
-    return {"train": shard_set(root / "train", 256, 0),
-            "validation": {"general": shard_set(root / "valid_general", 8, 1),
-                           "biomedical": shard_set(root / "valid_biomedical", 3, 2)}}
-
-
-def write_config(path: Path, shards: dict, **overrides) -> Path:
-    config = {"run_dir": str(path.parent / "run"), "model": {"size": "tiny"}, "data": shards, "steps": 12,
-              "batch_size": 4, "optimizer": {"lr": 3e-3}, "eval_every": 4, "eval_sequences": 4,
-              "checkpoint_every": 4, "keep_checkpoints": 2} | overrides
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300, **kwargs)
-
-
-def log_records(run_dir: Path) -> dict[int, dict]:
-    """The last record logged for each step (a resumed run logs the steps after its checkpoint again)."""
-    records = {}
-    for line in (run_dir / "log.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        records[record["step"]] = record
-    return records
+    return {"train": walk_shards(root / "train", 256, 0),
+            "validation": {"general": walk_shards(root / "valid_general", 8, 1),
+                           "biomedical": walk_shards(root / "valid_biomedical", 3, 2)}}
 
 
 @pytest.mark.parametrize("rope_theta", [10000.0, 500000.0])
@@ -111,7 +71,7 @@ def test_no_weight_decay_on_norms_unless_asked():
     assert len(everything["params"]) == len(list(model.parameters()))
 
 
-def test_validation_uses_the_same_sequences_for_every_batch_layout(tmp_path, shards):
+def test_validation_uses_the_same_sequences_for_every_batch_layout(tmp_path, shards, write_config, log_records):
     from medmix.train.config import load_train_config
     from medmix.train.loop import train
 
@@ -126,13 +86,13 @@ def test_validation_uses_the_same_sequences_for_every_batch_layout(tmp_path, sha
             assert step0[key] == pytest.approx(first["reference"][key], abs=1e-6)
 
 
-def test_accumulation_at_an_epoch_boundary_makes_the_same_updates(tmp_path):
+def test_accumulation_at_an_epoch_boundary_makes_the_same_updates(tmp_path, walk_shards, write_config, log_records):
     """10 sequences and a global batch of 4: an epoch is two steps for 4 x 1 and 2 x 2 alike, so steps 3 and 4
     start the next epoch the same way (drop per global batch, not per micro-batch)."""
     from medmix.train.config import load_train_config
     from medmix.train.loop import train
 
-    data = {"train": shard_set(tmp_path / "train", 10, 3), "validation": {}}
+    data = {"train": walk_shards(tmp_path / "train", 10, 3), "validation": {}}
     losses = {}
     for batch_size, grad_accum in ((4, 1), (2, 2)):
         path = write_config(tmp_path / f"{batch_size}x{grad_accum}" / "train.yaml", data, steps=5,
@@ -162,10 +122,10 @@ def test_schedule_rewarms_then_decays_to_the_floor():
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_checkpoint(tmp_path, shards):
+def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_checkpoint(tmp_path, shards, write_config, log_records, run_python):
     steps = dict(steps=60, checkpoint_every=5, eval_every=20)
     whole = write_config(tmp_path / "whole" / "train.yaml", shards, **steps)
-    assert run(["-m", "medmix.train", str(whole)]).returncode == 0
+    assert run_python(["-m", "medmix.train", str(whole)]).returncode == 0
     expected = log_records(tmp_path / "whole" / "run")
 
     killed = write_config(tmp_path / "killed" / "train.yaml", shards, **steps)
@@ -186,7 +146,7 @@ def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_check
     (partial / ".metadata").write_text("half written")
     assert latest_checkpoint(run_dir / "checkpoints").name != partial.name
 
-    assert run(["-m", "medmix.train", str(killed)]).returncode == 0
+    assert run_python(["-m", "medmix.train", str(killed)]).returncode == 0
     resumed = log_records(run_dir)
     assert [resumed[s]["loss"] for s in range(1, 61)] == [expected[s]["loss"] for s in range(1, 61)]
     assert resumed[60]["val_loss/general"] == expected[60]["val_loss/general"]
@@ -194,7 +154,7 @@ def test_a_killed_run_resumes_to_the_same_losses_and_never_loads_a_partial_check
     assert not partial.exists()
 
 
-def test_the_l2_anchor_holds_the_weights_near_their_start(tmp_path, shards):
+def test_the_l2_anchor_holds_the_weights_near_their_start(tmp_path, shards, write_config):
     from medmix.train.config import load_train_config
     from medmix.train.loop import build_model, train
 
@@ -261,17 +221,17 @@ def test_the_pinned_tokenizer_hash_is_the_llama2_tokenizer_model(shared):
     assert file_sha256(shared / "tokenizers" / "llama2" / "tokenizer.model") == config.data.tokenizer_sha256
 
 
-def test_shards_longer_than_the_models_context_are_refused(tmp_path, shards):
+def test_shards_longer_than_the_models_context_are_refused(tmp_path, shards, walk_shards, write_config):
     from medmix.train.config import load_train_config
     from medmix.train.loop import train
 
-    long = shard_set(tmp_path / "long", 8, 0, seq_len=1024)  # the tiny model's max_seq_len is 512
+    long = walk_shards(tmp_path / "long", 8, 0, seq_len=1024)  # the tiny model's max_seq_len is 512
     path = write_config(tmp_path / "train.yaml", {"train": long, "validation": {}}, batch_size=2)
     with pytest.raises(ValueError, match=r"sequences \(1024 tokens\) are longer than the model's max_seq_len \(512\)"):
         train(load_train_config(path))
 
 
-def test_a_run_dir_refuses_checkpoints_of_other_settings_and_too_small_data(tmp_path, shards):
+def test_a_run_dir_refuses_checkpoints_of_other_settings_and_too_small_data(tmp_path, shards, write_config):
     from medmix.train.config import load_train_config
     from medmix.train.loop import train
 
