@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 from medmix.corpus.phi.redactor import Redactor
-from medmix.io import open_binary
+from medmix.io import atomic_path, open_binary
 
 FAILURES_KEPT = 20  # failed lines listed in the report; the rest are only counted
 
@@ -64,18 +64,17 @@ def scrub_jsonl(source: Path, target: Path, redactor: Redactor, text_key: str = 
     """Scrub `source` into `target` (written beside it under a temporary name, then renamed). `advance` gets
     the size of each input line read, decompressed."""
     report = ScrubReport()
-    partial = target.with_name(f".{target.name}.partial")
-    # mtime=0: the same input gives the same bytes
-    opened = gzip.GzipFile(partial, "wb", mtime=0) if target.name.endswith(".gz") else partial.open("wb")
-    with open_binary(source) as lines, opened as out:
-        for number, line in enumerate(lines, start=1):
-            if number == 1:
-                line = line.removeprefix(b"\xef\xbb\xbf")  # byte-order mark, as the readers drop it
-            if not line.strip():
-                continue
-            out.write(orjson.dumps(_scrub_line(line, number, redactor, text_key, id_key, report)))
-            out.write(b"\n")
-            report.records += 1
-            advance(len(line))
-    partial.replace(target)
+    with atomic_path(target) as partial, open_binary(source) as lines:
+        # mtime=0: the same input gives the same bytes
+        opened = gzip.GzipFile(partial, "wb", mtime=0) if target.name.endswith(".gz") else partial.open("wb")
+        with opened as out:
+            for number, line in enumerate(lines, start=1):
+                if number == 1:
+                    line = line.removeprefix(b"\xef\xbb\xbf")  # byte-order mark, as the readers drop it
+                if not line.strip():
+                    continue
+                out.write(orjson.dumps(_scrub_line(line, number, redactor, text_key, id_key, report)))
+                out.write(b"\n")
+                report.records += 1
+                advance(len(line))
     return report
