@@ -89,10 +89,6 @@ def submit_to_slurm(recipe: Recipe, run: RunDir, plans: list[StagePlan]) -> None
                             if e.job_id not in (None, -1)}, [job.job_id for job in stale])
 
 
-def label_of(plan: StagePlan, phase: Phase) -> str:
-    return plan.name if phase.name == plan.name else f"{plan.name}: {phase.name}"
-
-
 def phases_of(plans: list[StagePlan]) -> Iterator[tuple[StagePlan, Phase]]:
     return ((plan, phase) for plan in plans for phase in plan.phases)
 
@@ -105,7 +101,7 @@ def run_phase(recipe: Recipe, plan: StagePlan, phase: Phase, progress) -> None:
     """Run one phase to its end, with a progress bar; a phase with unfinished tasks fails the build."""
     executor = make_executor(recipe.executor, phase, job_name(recipe, plan, phase), depends=None)
     tasks = phase.tasks or recipe.executor.tasks
-    label = label_of(plan, phase)
+    label = plan.name if phase.name == plan.name else f"{plan.name}: {phase.name}"
     bar = progress.add_task(label, total=tasks) if progress is not None else None
     update = (lambda done: progress.update(bar, completed=done)) if progress is not None else (lambda done: None)
     try:

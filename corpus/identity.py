@@ -72,7 +72,7 @@ def changed_inputs(recorded: dict, now: dict) -> str | None:
 def tokenizer_identity(recipe: Recipe) -> dict:
     """The tokenizer by content: a file replaced under the same path must not be mixed into a resumed build."""
     path = Path(resolve_path(recipe, recipe.tokenizer.path))
-    return {"path": str(path), "sha256": file_sha256(path) if path.is_file() else None}
+    return {"path": str(path), "sha256": file_sha256(path)}  # resolve_inputs has checked that it is a file
 
 
 def phi_files(stage: PhiStage) -> dict:
