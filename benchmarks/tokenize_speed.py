@@ -37,9 +37,11 @@ What it measures
   end, and per phase. The reader is `medmix.corpus.stages.base.StageInput`, as `medmix build` uses (datatrove's
   `JsonlReader`, tolerant of an empty previous stage).
 - Fixed costs: one `LocalPipelineExecutor` run with N tasks and nothing to do, timed alone. datatrove's
-  run pays it once, medmix's twice (tokenize, pack); its 1-task phases run in this process. With tens of
-  MB these costs (plus each task process importing its modules) are a large part of the end-to-end
-  times; on a real corpus they vanish. Raise `--mb` to see the ratios at scale.
+  run pays it once, medmix's twice (tokenize, pack); its 1-task phases run in this process. Task
+  processes fork from the executors' fork server, which lives as long as this process; as `medmix build`
+  does, the benchmark has it import medmix's step modules (and datatrove) before it starts, which saves
+  every method's task processes those imports. With tens of MB these costs are a large part of the
+  end-to-end times; on a real corpus they vanish. Raise `--mb` to see the ratios at scale.
 - Throughput is MB/s of UTF-8 input text, total and per worker (total / N). `--repeat` runs the three
   in rounds and keeps each one's fastest run. Tokenizer threads are pinned to 1 everywhere
   (RAYON_NUM_THREADS for HF tokenizers, `num_threads=1` for sentencepiece): N workers on N cores.
@@ -344,6 +346,16 @@ def time_medmix(inputs: Path, model_path: Path, work: Path, workers: int, source
     return Run("medmix tokenize + pack", sum(seconds.values()), tokens, seconds, packed)
 
 
+def preload_medmix_steps() -> None:
+    """What `medmix build` does before its first phase: the executors' fork server (one per process, shared
+    by every method here) imports the modules of medmix's pooled steps, and with them datatrove's."""
+    from medmix.corpus.executors import preload_task_modules
+    from medmix.tokenize.steps import PackShards, TokenizeDocuments
+
+    settings = medmix_settings(Path(), Path(), ())
+    preload_task_modules([stage_input(Path()), TokenizeDocuments(settings), PackShards(settings)])
+
+
 def _nothing(data, rank: int = 0, world_size: int = 1):
     return iter(())
 
@@ -422,6 +434,7 @@ def main() -> None:
               f"{same}/{compared} sample documents")
 
         sources = tuple(name for name in DOMAINS if name in texts)
+        preload_medmix_steps()
         os.environ["MEDMIX_CACHE_DIR"] = str(scratch / "cache")  # round 1 builds the tokenizer.json, later ones read it
         best: dict[str, Run] = {}
         medmix_rounds = []

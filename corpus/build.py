@@ -21,7 +21,14 @@ from pathlib import Path
 # here (unless something imported it earlier) and in every task process, which inherits the environment.
 os.environ.setdefault("LOGURU_DIAGNOSE", "NO")
 
-from medmix.corpus.executors import connect_ray, last_error, make_executor, stderr_to, watch_completions
+from medmix.corpus.executors import (
+    connect_ray,
+    last_error,
+    make_executor,
+    preload_task_modules,
+    stderr_to,
+    watch_completions,
+)
 from medmix.corpus.identity import IdentityError, record_identity
 from medmix.corpus.phi.replace import SecretError
 from medmix.corpus.plan import StagePlan, phi_settings, plan_stages
@@ -60,6 +67,8 @@ def build(recipe: Recipe, run_dir: Path | RunDir, progress=None, force_restart: 
 
     if recipe.executor.kind == "ray":
         connect_ray(recipe.executor.address)
+    else:
+        preload_task_modules(step for _, phase in phases_of(plans) for step in phase.pipeline)
     with stderr_to(run.console_log):
         for plan, phase in phases_of(plans):
             run_phase(recipe, plan, phase, progress)

@@ -29,7 +29,7 @@ import zstandard
 from datatrove.data import Document, DocumentsPipeline
 
 from medmix.corpus.books import Removal, StageError
-from medmix.corpus.stages.phi import PhiSettings, task_redactor
+from medmix.corpus.stages.phi import REDACTOR_IMPORTS, PhiSettings, task_redactor
 from medmix.corpus.steps import AccountedStep
 
 
@@ -95,6 +95,10 @@ class SourceReader(AccountedStep):
         self.max_chars = max_chars
         self.phi = phi
         self.root = os.path.commonpath([os.path.dirname(f) for f in self.files]) if self.files else ""
+
+    @property
+    def task_imports(self) -> tuple[str, ...]:
+        return REDACTOR_IMPORTS if self.phi else ()
 
     @property
     def slug(self) -> str:

@@ -39,7 +39,16 @@ class Phase:
     tasks: int | None = None
 
 
-class StageInput(JsonlReader):
+class WithoutDependencyCheck:
+    """Skips datatrove's check that a step's dependencies are installed (for steps whose dependency, orjson,
+    medmix itself requires). The check reads the metadata of every installed distribution, 0.3 s, in each
+    task process, since unpickling a step calls `__new__` again."""
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+
+class StageInput(WithoutDependencyCheck, JsonlReader):
     """The previous stage's kept documents. A stage that kept nothing is an empty input, not an error.
 
     The same Documents as datatrove's `JsonlReader` makes (ids, metadata, media, empty texts skipped,
@@ -51,12 +60,6 @@ class StageInput(JsonlReader):
     """
 
     BLOCK = 1 << 22
-
-    def __new__(cls, *args, **kwargs):
-        """Without datatrove's check that orjson is installed (medmix itself depends on it): that check
-        reads the metadata of every installed distribution, 0.3 s in each task process, since unpickling
-        the step calls `__new__` again."""
-        return object.__new__(cls)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if self.data_folder.list_files(glob_pattern=self.glob_pattern):
@@ -93,6 +96,10 @@ class StageInput(JsonlReader):
             return None
 
 
+class StageOutput(WithoutDependencyCheck, JsonlWriter):
+    """The documents a stage keeps: datatrove's `JsonlWriter`, one `${rank}.jsonl.gz` per task."""
+
+
 def read_kept(folder: Path) -> StageInput:
     """A phase's reader of the documents a stage kept."""
     return StageInput(str(folder), glob_pattern="*.jsonl.gz", add_file_path=False)
@@ -120,7 +127,7 @@ class StageContext:
         return read_kept(self.previous)
 
     def write_kept(self) -> PipelineStep:
-        return JsonlWriter(str(self.stage.kept), output_filename="${rank}.jsonl.gz")
+        return StageOutput(str(self.stage.kept), output_filename="${rank}.jsonl.gz")
 
     def one_phase(self, *steps: PipelineStep) -> list[Phase]:
         """The usual stage: read what the previous stage kept, run `steps`, write what they keep."""

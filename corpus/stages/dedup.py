@@ -145,6 +145,7 @@ class DedupPhase(PipelineStep):
     """A dedup phase: it reads and writes the shared work folder, and passes no documents on."""
 
     type = "🫂 - DEDUP"
+    task_imports = ("polars",)
 
     def __init__(self, settings: DedupSettings):
         super().__init__()

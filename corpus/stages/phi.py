@@ -98,6 +98,11 @@ class PhiSettings:
     secret_fingerprint: str | None = None
 
 
+# what a task's redactor imports: presidio (which imports torch and transformers, 5-7 s, though medmix uses
+# neither) and the lexicons
+REDACTOR_IMPORTS = ("presidio_analyzer", "wordfreq")
+
+
 def task_redactor(settings: PhiSettings) -> Redactor:
     """A task's redactor, built in the worker: the secret is read here from the environment, and must be
     the one the build started with (a Slurm node or a Ray cluster may have another)."""
@@ -116,6 +121,7 @@ class PhiScrub(DocumentStep):
 
     name = "🩺 PHI scrub"
     slug = "phi"
+    task_imports = REDACTOR_IMPORTS
 
     def __init__(self, stage_dir: str | Path, stage: str, settings: PhiSettings, sources: list[str]):
         super().__init__(stage_dir, stage)

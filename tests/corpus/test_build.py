@@ -292,7 +292,7 @@ def test_slurm_submits_one_job_array_per_stage_chained_by_dependencies(demo_inpu
     # the pickled executor that the nodes load carries the real medmix steps
     with open(run_dir / "logs" / "06_dedup" / "filter" / "executor.pik", "rb") as handle:
         executor = dill.load(handle)
-    assert [type(step).__name__ for step in executor.pipeline] == ["StageInput", "DedupFilter", "JsonlWriter"]
+    assert [type(step).__name__ for step in executor.pipeline] == ["StageInput", "DedupFilter", "StageOutput"]
 
 
 def test_a_stage_that_keeps_nothing_leaves_the_later_stages_empty_and_the_mix_says_why(demo_inputs, tmp_path):
