@@ -11,7 +11,7 @@ Measures (issue 14):
   replaced by random words of the host text at random positions (MedQA: the question; PubMedQA: the question
   and its abstract). `named` is the share of caught copies whose removal names the planted item;
 - removals among real texts with nothing planted: mtsamples transcriptions, PhysioNet nursing notes, PubMed
-  abstracts and PMC full texts;
+  abstracts and PMC full texts, and the host passages themselves (general text);
 - MMLU professional-medicine items, each as a document (question and options), against a MedQA-only index:
   none is a MedQA item, so every removal is a false alarm.
 Items and negatives are split in halves by a hash of their id (PhysioNet: by patient folds 1-2 and 3-4; its
@@ -44,8 +44,8 @@ DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 BENCHMARK_FILES = {"medqa": ("mcq_jsonl", "medqa_usmle_test.jsonl"), "medmcqa": ("mcq_jsonl", "medmcqa_dev.jsonl"),
                    "mmlu_medical": ("mcq_jsonl", "mmlu_medical_test.jsonl"), "pubmedqa": ("pubmedqa", "ori_pqal.json")}
 SUBSTITUTED = (0.1, 0.2, 0.3)
-LONG_QUESTIONS = "question only, questions of 8+ words"  # shorter ones are not indexed (see the stage's docstring)
-TARGETS = {"verbatim": 1.0, "question only": 1.0, LONG_QUESTIONS: 1.0, "substituted 10%": 0.98, "substituted 20%": 0.90}
+SHORT_QUESTIONS = "question only, questions under 8 words"  # matched whole (see the stage's docstring)
+TARGETS = {"verbatim": 1.0, "question only": 1.0, SHORT_QUESTIONS: 1.0, "substituted 10%": 0.98, "substituted 20%": 0.90}
 MAX_FALSE_ALARMS = {"negatives": 0.001, "mmlu": 0.01}
 
 
@@ -177,7 +177,9 @@ def main() -> int:
         for form, make in forms.items():
             for item in items:
                 found = index.match(plant(rng.choice(passages), make(item, rng), rng))
-                rows = [form, LONG_QUESTIONS] if form == "question only" and len(words(item.question)) >= 8 else [form]
+                if found is None and form == "question only":
+                    print(f"  missed, question only: {benchmark} {item.item_id}: {item.question!r}", file=sys.stderr)
+                rows = [form, SHORT_QUESTIONS] if form == "question only" and len(words(item.question)) < 8 else [form]
                 for row in rows:
                     measured = recall.setdefault((benchmark, row), Measured())
                     measured.total += 1
@@ -186,7 +188,8 @@ def main() -> int:
     print(f"planted copies ({args.split} half of the items; {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
     false_alarms: dict[str, tuple[int, int]] = {}
-    for kind, texts in negatives(args.shared, args.split).items():
+    general = {"general text: the host passages, nothing planted": [(f"host-{n}", p) for n, p in enumerate(passages)]}
+    for kind, texts in (negatives(args.shared, args.split) | general).items():
         hits = [(doc_id, found) for doc_id, text in texts if (found := index.match(text)) is not None]
         false_alarms[kind] = (len(hits), len(texts))
         for doc_id, found in hits:
@@ -204,10 +207,10 @@ def main() -> int:
     print(f"\n{args.split} half, seed {args.seed}, {time.perf_counter() - started:.0f} s\n")
     print("| planting form | MedQA caught | named right | PubMedQA caught | named right | target |")
     print("|---|---|---|---|---|---|")
-    for form in [*forms, LONG_QUESTIONS]:
-        measured = [recall[benchmark, form] for benchmark in ("medqa", "pubmedqa")]
-        cells = [cell for m in measured for cell in (f"{m.caught / m.total:.1%} ({m.caught}/{m.total})",
-                                                      f"{m.named / max(m.caught, 1):.1%}")]
+    for form in [*forms, SHORT_QUESTIONS]:
+        measured = [recall.get((benchmark, form), Measured()) for benchmark in ("medqa", "pubmedqa")]
+        cells = [cell for m in measured for cell in ((f"{m.caught / m.total:.1%} ({m.caught}/{m.total})",
+                                                       f"{m.named / max(m.caught, 1):.1%}") if m.total else ("none", ""))]
         target = TARGETS.get(form)
         verdict = "" if target is None else verdict_of(all(m.caught >= target * m.total for m in measured), f"≥ {target:.0%}")
         print(f"| {form} | {' | '.join(cells)} | {verdict} |")

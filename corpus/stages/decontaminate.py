@@ -2,8 +2,12 @@
 
 Each test item (`medmix.benchmarks`) is indexed by segment: its question, each option, each context and the
 long answer. A document matches an item when it contains at least `containment` (default 0.25) of one
-segment's distinct word 5-grams, and at least 4 of them (an 8-word stretch: segments shorter than 8 words,
-such as one-word options, are never indexed). Evidence is always a share of one item, never one shared
+segment's distinct word 5-grams, and at least 4 of them (an 8-word stretch: options shorter than 8 words,
+such as one-word answers, are never indexed). A question too short for that (PubMedQA's "Is halofantrine
+ototoxic?"), or left with fewer than 4 specific 5-grams, matches when a document holds all its words in a
+row, if it has at least 4 words: in the 14 MB of real notes, abstracts and general text of the shared
+samples, no question of 4 to 7 words of MedQA, MedMCQA, MMLU or PubMedQA occurs, while 3-word ones do
+("Oral mucosa is", "The coronary arteries"). Evidence is always a share of one item, never one shared
 phrase: USMLE-style vignettes repeat long template phrases ("pulse is 82/min, respirations are 20/min, and
 blood pressure is ..."), and the former rule, any shared 13-gram, removed 21% of MMLU's professional-medicine
 questions as MedQA copies. An edited copy keeps much of its item: a question with one word in five replaced
@@ -15,7 +19,7 @@ keeps about a third of its 5-grams, while the closest unrelated vignette reaches
 - A long document is matched in windows of 1,000 5-grams (half overlapping), so that template phrases
   scattered over a long text do not add up to one item's share.
 - The removal names the item with the highest share and the score, e.g. `benchmark:medqa` with detail
-  `item 344: 50% of its question's 5-grams (61 of 121)`.
+  `item 344: 50% of its question's 5-grams (61 of 121)`, or `item 17: its whole question (3 of 3 words)`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pydantic import Field
 
 from medmix.benchmarks import BenchmarkItem, BenchmarkSet, load_items
 from medmix.corpus.books import Removal
-from medmix.corpus.minhash import shingle_rows, shingles_of_words, words
+from medmix.corpus.minhash import hash_words, shingle_rows, shingles_of_hashes, words
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
 from medmix.schema import Strict
@@ -39,6 +43,7 @@ CONTAINMENT = 0.25  # share of a segment's indexed 5-grams that a document must 
 MIN_SHARED = 4  # and at least this many of them: an 8-word stretch
 BOILERPLATE_ITEMS = 3  # a 5-gram found in more items than this says nothing about any one of them
 WINDOW = 1000  # a long document's 5-grams are matched this many at a time, windows overlapping by half
+WHOLE_MIN_WORDS = 4  # a question matched by all its words in a row needs at least this many
 
 
 class DecontaminateStage(Strict):
@@ -57,27 +62,33 @@ class Match:
     segment: str
     shared: int
     size: int
+    whole: bool = False  # matched by all its words in a row (`shared` and `size` count words)
 
     @property
     def score(self) -> float:
         return self.shared / self.size
 
     def describe(self) -> str:
+        if self.whole:
+            return f"item {self.item.item_id}: its whole {self.segment} ({self.size} of {self.size} words)"
         return f"item {self.item.item_id}: {self.score:.0%} of its {self.segment}'s 5-grams ({self.shared} of {self.size})"
 
 
 class BenchmarkIndex:
-    """The distinct 5-grams of every segment of every item, sorted, each with the segments it occurs in."""
+    """The distinct 5-grams of every segment of every item, sorted, each with the segments it occurs in; and
+    the questions matched whole, by the hash of all their words, per word count."""
 
     def __init__(self, items: list[BenchmarkItem], containment: float = CONTAINMENT):
         self.items, self.containment = items, containment
-        owners, self.segment_names, texts = [], [], []
+        owners, self.segment_names, texts, short_questions = [], [], [], []
         for number, item in enumerate(items):
             for name, text in item.named_segments:
                 if len(tokens := words(text)) >= MIN_SHARED + CONTAINMENT_NGRAM - 1:
                     owners.append(number)
                     self.segment_names.append(name)
                     texts.append(tokens)
+                elif name == "question" and len(tokens) >= WHOLE_MIN_WORDS:
+                    short_questions.append((number, tokens))
         self.owner = np.array(owners, dtype=np.int64)
         values, offsets = shingle_rows(texts, CONTAINMENT_NGRAM)
         segments = np.repeat(np.arange(len(texts)), np.diff(offsets))
@@ -88,6 +99,20 @@ class BenchmarkIndex:
         specific = ~np.isin(pairs[:, 0], distinct[items_of > BOILERPLATE_ITEMS])
         self.values, self.segment_of = pairs[specific, 0], pairs[specific, 1].astype(np.int64)
         self.sizes = np.bincount(self.segment_of, minlength=len(texts))  # indexed 5-grams per segment
+        unmatchable = [(owners[s], texts[s]) for s in np.flatnonzero(self.sizes < MIN_SHARED)
+                       if self.segment_names[s] == "question"]  # too few specific 5-grams to reach MIN_SHARED
+        self.whole = self.whole_questions(short_questions + unmatchable)
+
+    @staticmethod
+    def whole_questions(questions: list[tuple[int, list[str]]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Word count -> the sorted hashes of those questions' whole word sequences, and their items."""
+        by_length: dict[int, list[tuple[int, int]]] = {}
+        for number, tokens in questions:
+            whole_hash = shingles_of_hashes(hash_words(tokens, len(tokens)), np.array([len(tokens)]), len(tokens))[0]
+            by_length.setdefault(len(tokens), []).append((int(whole_hash[0]), number))
+        return {length: (np.array([key for key, _ in sorted(pairs)], dtype=np.uint64),
+                         np.array([number for _, number in sorted(pairs)], dtype=np.int64))
+                for length, pairs in by_length.items()}
 
     def shared(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The segments that share any of these distinct 5-grams, and how many each shares."""
@@ -96,10 +121,21 @@ class BenchmarkIndex:
         positions = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         return np.unique(self.segment_of[positions], return_counts=True)
 
+    def whole_match(self, hashes: np.ndarray) -> Match | None:
+        """A question matched whole: the text holds all its words in a row (given the text's word hashes)."""
+        for length, (keys, numbers) in sorted(self.whole.items(), reverse=True):
+            values = shingles_of_hashes(hashes, np.array([len(hashes)]), length)[0]
+            if (found := np.isin(keys, values)).any():
+                return Match(self.items[int(numbers[found.argmax()])], "question", length, length, whole=True)
+        return None
+
     def best(self, text: str) -> Match | None:
-        """The segment this text holds the largest share of (at least MIN_SHARED 5-grams), whatever the share."""
-        values = shingles_of_words(words(text), CONTAINMENT_NGRAM)
-        best = None
+        """The segment this text holds the largest share of (at least MIN_SHARED 5-grams, or a question whole),
+        whatever the share."""
+        tokens = words(text)
+        hashes = hash_words(tokens, len(tokens))
+        values = shingles_of_hashes(hashes, np.array([len(hashes)]), CONTAINMENT_NGRAM)[0]
+        best = self.whole_match(hashes)
         for start in range(0, max(len(values) - WINDOW, 0) + WINDOW // 2, WINDOW // 2):
             segments, shared = self.shared(np.unique(values[start:start + WINDOW]))
             enough = shared >= MIN_SHARED

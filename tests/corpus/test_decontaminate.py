@@ -84,6 +84,32 @@ def test_an_edited_copy_is_removed_and_named_even_deep_in_a_long_document():
     assert index.match(words_of(rng, 5000)) is None
 
 
+def test_a_short_question_is_matched_by_all_its_words_in_a_row():
+    """PubMedQA's questions are often article titles under 8 words, too short for 4 shared 5-grams."""
+    rng = random.Random(5)
+    short = BenchmarkItem("pubmedqa", "7", "Does quilting suture prevent seroma in abdominoplasty?", contexts=(words_of(rng, 80),))
+    three = BenchmarkItem("pubmedqa", "8", "Is halofantrine ototoxic?", contexts=(words_of(rng, 80),))
+    index = BenchmarkIndex([short, three, *(item(n, words_of(rng, 60)) for n in range(20))])
+    host = words_of(rng, 300)
+    found = index.match(f"{host[:2000]} DOES QUILTING SUTURE PREVENT SEROMA IN ABDOMINOPLASTY? {host[2000:]}")
+    assert found is not None and found.item is short and found.describe() == "item 7: its whole question (7 of 7 words)"
+    assert index.match(f"{host} does quilting suture prevent seroma after abdominoplasty") is None  # one word differs
+    assert index.match(f"{host} in abdominoplasty does quilting suture prevent seroma") is None  # another order
+    assert index.match(f"{host} Is halofantrine ototoxic?") is None  # 3 words say too little (see the stage's docstring)
+
+
+def test_a_question_whose_five_grams_are_all_boilerplate_is_matched_whole():
+    """8 words, but its first 5-gram is shared by more than three items: with 3 specific 5-grams left,
+    containment (4 at least) can never see it."""
+    rng = random.Random(6)
+    opening = "is there a relationship between"
+    items = [BenchmarkItem("pubmedqa", str(n), f"{opening} {words_of(rng, 1)} and {words_of(rng, 1)}?",
+                           contexts=(words_of(rng, 80),)) for n in range(5)]
+    index = BenchmarkIndex(items)
+    assert index.match(f"{words_of(rng, 200)} {items[3].question} {words_of(rng, 200)}").item is items[3]
+    assert index.match(f"{words_of(rng, 200)} {opening} diet and sleep? {words_of(rng, 200)}") is None
+
+
 def test_flagging_records_the_item_segment_and_score(tmp_path, run_step):
     rng = random.Random(4)
     data = {"123": {"QUESTION": "Does this made-up treatment help?", "CONTEXTS": [words_of(rng, 80), words_of(rng, 60)],
