@@ -277,13 +277,15 @@ def eval_command(
                             "file keyed by the PMIDs to score); repeat for more")],
     tokenizer: Annotated[Optional[Path], typer.Option(help="the tokenizer file, if not the checkpoint's")] = None,
     limit: Annotated[Optional[int], typer.Option(help="score the first N items of each benchmark")] = None,
+    shots: Annotated[int, typer.Option(min=0, help="labelled examples before each item, drawn from the other items "
+                                                   "of its benchmark as lm-eval draws them (seed 1234)")] = 0,
     json_out: Annotated[Optional[Path], typer.Option(
         "--json", help="one JSON line per item here, and the summary in <stem>.summary.json beside it")] = None,
     batch_tokens: Annotated[int, typer.Option(help="padded tokens per forward pass")] = 8192,
     bf16: Annotated[bool, typer.Option(help="bfloat16 weights (for a GPU); fp32 otherwise")] = False,
 ) -> None:
-    """Score a checkpoint on benchmark files, zero-shot, by each option's log-likelihood (lm-evaluation-harness's
-    prompts and acc / acc_norm)."""
+    """Score a checkpoint on benchmark files, zero- or few-shot, by each option's log-likelihood
+    (lm-evaluation-harness's prompts, few-shot examples and acc / acc_norm)."""
     from medmix.benchmarks import BenchmarkError
     from medmix.train.evaluate import EvalError, evaluate, parse_benchmark, write_results
 
@@ -292,16 +294,17 @@ def eval_command(
         with Progress(TextColumn("scoring items"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
             task = progress.add_task("items", total=None)
-            records, summary = evaluate(checkpoint, specs, tokenizer, limit, batch_tokens, bf16,
+            records, summary = evaluate(checkpoint, specs, tokenizer, limit, shots, batch_tokens, bf16,
                                         on_progress=lambda done, total: progress.update(task, completed=done,
                                                                                         total=total))
     except (EvalError, BenchmarkError, FileNotFoundError) as error:
         fail(str(error))
-    table = Table("benchmark", "items", "acc", "± se", "acc_norm", "± se", title=f"{checkpoint}, zero-shot",
+    table = Table("benchmark", "items", "shots", "acc", "± se", "acc_norm", "± se", title=str(checkpoint),
                   title_justify="left")
     for name, row in summary.items():
-        table.add_row(name, str(row["n"]), *(f"{row[key]:.4f}" if row[key] is not None else "-"
-                                             for key in ("acc", "acc_stderr", "acc_norm", "acc_norm_stderr")))
+        table.add_row(name, str(row["n"]), str(row["shots"]),
+                      *(f"{row[key]:.4f}" if row[key] is not None else "-"
+                        for key in ("acc", "acc_stderr", "acc_norm", "acc_norm_stderr")))
     console.print(table)
     if json_out:
         console.print(f"items: {json_out}; summary: {write_results(records, summary, json_out)}")

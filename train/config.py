@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt, ValidationError, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
 from medmix.benchmarks import BenchmarkSet
 from medmix.schema import Fraction, Strict, read_yaml
@@ -58,6 +58,7 @@ class EvalBenchmark(BenchmarkSet):
     """A benchmark scored at every evaluation of a run, as `medmix eval` scores it (a recipe's benchmark fields)."""
 
     limit: PositiveInt | None = Field(None, description="score the first N items (all when unset)")
+    shots: NonNegativeInt = Field(0, description="labelled examples before each item, drawn as `medmix eval --shots`")
 
     @model_validator(mode="after")
     def has_options(self) -> EvalBenchmark:

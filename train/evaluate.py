@@ -9,23 +9,29 @@ lm-eval itself):
 - PubMedQA (`pubmedqa`): its `pubmedqa` format, "Abstract: {contexts, one a line}\\nQuestion: {question}\\nAnswer:",
   scoring " yes", " no", " maybe".
 
-Zero-shot. An option's score is the log-likelihood of its tokens after the prompt. `acc` takes the most likely
-option; `acc_norm` the most likely per character of the option's string (lm-eval's length normalisation: with
-letters as options it equals `acc`). Tokens are those lm-eval's causal models get: the prompt's, after `<s>` when
-the checkpoint's BOS id is set, and the option's as the tail of prompt + option encoded together.
+Few-shot (`shots`, 0 by default): examples drawn from the benchmark's own items, as lm-eval 0.4.13 draws them from
+a test split that is also its few-shot split (its default sampler and seed, the item itself left out; see
+`fewshot_examples`), each in the item's format followed by its gold answer (" A", " yes"), joined as lm-eval joins
+them, then the item's prompt: its context. An option's score is the log-likelihood of its tokens after the context.
+`acc` takes the most likely option; `acc_norm` the most likely per character of the option's string (lm-eval's
+length normalisation: with letters as options it equals `acc`). Tokens are those lm-eval's causal models get: the
+context's, after `<s>` when the checkpoint's BOS id is set, and the option's as the tail of context + option encoded
+together; a context too long for the model is cut on the left as lm-eval cuts it, for each option.
 
-Speed: each item is one row of a batch: its prompt once, then every option, each option attending to the prompt
-and to itself (a mask) at the positions it would have alone. The prompt goes through the model once per item,
-not once per option, and `lm_head` runs only where a token is scored. Rows are batched by length; a GPU is used
-when present.
+Speed: each item is one row of a batch: its context once (once per cut, when options of different lengths cut it
+differently), then every option, each option attending to its context and to itself (a mask) at the positions it
+would have alone. The context goes through the model once per item, not once per option, and `lm_head` runs only
+where a token is scored. Rows are batched by length; a GPU is used when present.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 
 import torch
@@ -38,6 +44,7 @@ from medmix.train.parallel import World, all_reduce_mean
 
 SCORED_FORMATS = ("mcq_jsonl", "pubmedqa")
 BATCH_TOKENS = 8192
+FEWSHOT_SEED = 1234  # lm-eval's fewshot_random_seed
 
 
 class EvalError(ValueError):
@@ -68,46 +75,81 @@ def prompt(benchmark: BenchmarkSet, item: BenchmarkItem) -> str:
 
 @dataclass
 class Request:
-    """One item, tokenized: the prompt's ids once, and each option's ids after it."""
+    """One item, tokenized: its context's ids once, and each option's ids after it. A context too long for the
+    model is cut on the left as lm-eval cuts it, to leave room for each option; options of different lengths then
+    follow different cuts (`context_of`: the cut each option follows), each of them once."""
 
     item: BenchmarkItem
-    prefix: list[int]
+    contexts: list[list[int]]
     continuations: list[list[int]]
+    context_of: list[int]
     loglikelihoods: list[float] = field(default_factory=list)  # one per option, once scored
 
     @property
     def length(self) -> int:
-        return len(self.prefix) + sum(map(len, self.continuations))
+        return sum(map(len, self.contexts)) + sum(map(len, self.continuations))
 
 
-def read_items(benchmark: BenchmarkSet, limit: int | None) -> list[BenchmarkItem]:
-    """The first `limit` items (all, without one), each with options and a gold answer."""
+def read_items(benchmark: BenchmarkSet) -> list[BenchmarkItem]:
+    """Every item, each with options and a gold answer: the scored ones need it, and so do few-shot examples, which
+    are drawn from all the items whatever the limit."""
     if benchmark.format not in SCORED_FORMATS:
         raise EvalError(f"benchmark {benchmark.name}: {benchmark.format} items have no options to score")
-    items = list(load_items(benchmark))[:limit]
+    items = list(load_items(benchmark))
     if unanswered := [item.item_id for item in items if item.answer is None]:
         raise EvalError(f"benchmark {benchmark.name}: items without a gold answer, e.g. {unanswered[0]}")
     return items
 
 
+def fewshot_examples(benchmark: BenchmarkSet, items: list[BenchmarkItem], limit: int | None,
+                     shots: int) -> list[list[BenchmarkItem]]:
+    """The examples of each of the first `limit` items, drawn from all `items` as lm-eval 0.4.13's default sampler
+    draws them when a task's `fewshot_split` is its `test_split`, so that scores compare with its: one
+    `random.Random(1234)` for the benchmark, advanced item by item in file order; for each item `shots` + 1 drawn,
+    those equal to the item dropped, the first `shots` kept. lm-eval compares whole documents, so a question
+    repeated under another id can be drawn; only when copies of the item itself left too few is the draw redone
+    from the others. (With no `fewshot_split`, lm-eval falls back to the test split but draws `shots` and drops
+    nothing: an item can be shown its own answer.)"""
+    if shots and shots >= len(items):
+        raise EvalError(f"benchmark {benchmark.name}: {shots} shots need more than {shots} items; it has {len(items)}")
+    rnd = random.Random(FEWSHOT_SEED)
+    drawn = []
+    for item in items[:limit]:
+        examples = [other for other in rnd.sample(items, shots + 1) if other != item][:shots]
+        if len(examples) < shots:
+            examples = rnd.sample([other for other in items if other != item], shots)
+        drawn.append(examples)
+    return drawn
+
+
+def context(benchmark: BenchmarkSet, item: BenchmarkItem, examples: list[BenchmarkItem]) -> str:
+    """lm-eval's plain-text few-shot context: each example's prompt, its gold answer after the target delimiter
+    " " and then the few-shot delimiter "\\n\\n"; after them the item's prompt."""
+    shown = "".join(f"{prompt(benchmark, example)} {example.answer}\n\n" for example in examples)
+    return shown + prompt(benchmark, item)
+
+
 def requests(benchmark: BenchmarkSet, items: list[BenchmarkItem], tokenizer: Tokenizer, bos_id: int | None,
-             max_len: int) -> list[Request]:
-    """lm-eval's split of (context, continuation): trailing spaces of the context move to the continuation, and
-    the continuation's ids are what encoding context + continuation adds to the context's ids. The prompt is
-    cut on the left, as lm-eval does, when it and the longest option exceed the model's length."""
+             max_len: int, limit: int | None = None, shots: int = 0) -> list[Request]:
+    """The first `limit` items, each after `shots` examples drawn from all `items`. lm-eval's split of
+    (context, continuation): trailing spaces of the context move to the continuation, and the continuation's ids
+    are what encoding context + continuation adds to the context's ids. lm-eval's cut: when context and option
+    exceed the model's length, the option follows the last max_len + 1 - len(option) ids of the context."""
     head = [] if bos_id is None else [bos_id]
+    scored = items[:limit]
     contexts, wholes = [], []
-    for item in items:
-        context = prompt(benchmark, item)
-        contexts.append(context.rstrip())
-        wholes += [f"{context} {label}" for label in item.options]
+    for item, examples in zip(scored, fewshot_examples(benchmark, items, limit, shots)):
+        text = context(benchmark, item, examples)
+        contexts.append(text.rstrip())
+        wholes += [f"{text} {label}" for label in item.options]
     context_ids, whole_ids = iter(tokenizer.encode_batch(contexts)), iter(tokenizer.encode_batch(wholes))
     built = []
-    for item in items:
+    for item in scored:
         prefix = head + next(context_ids)
         continuations = [(head + next(whole_ids))[len(prefix):] for _ in item.options]
-        keep = max(1, max_len + 1 - max(map(len, continuations)))
-        built.append(Request(item, prefix[-keep:] if keep < len(prefix) else prefix, continuations))
+        keeps = [min(len(prefix), max(1, max_len + 1 - len(ids))) for ids in continuations]
+        cuts = list(dict.fromkeys(keeps))
+        built.append(Request(item, [prefix[-keep:] for keep in cuts], continuations, [cuts.index(k) for k in keeps]))
     return built
 
 
@@ -128,26 +170,31 @@ def score(model: Llama, batch: list[Request], device: torch.device) -> list[list
     width = max(r.length for r in batch)
     tokens = torch.zeros(len(batch), width, dtype=torch.long)
     positions = torch.zeros(len(batch), width, dtype=torch.long)
-    segments = torch.full((len(batch), width), -1, dtype=torch.long)  # 0: prompt, k: option k, -1: padding
+    segments = torch.full((len(batch), width), -1, dtype=torch.long)  # one per context and per option; -1: padding
+    sees = torch.full((len(batch), width), -1, dtype=torch.long)  # the context segment a token attends to
     rows, columns, targets, owners = [], [], [], []
     for row, request in enumerate(batch):
-        start = len(request.prefix)
-        tokens[row, :start] = torch.tensor(request.prefix)
-        positions[row, :start] = torch.arange(start)
-        segments[row, :start] = 0
-        for option, ids in enumerate(request.continuations, start=1):
-            end = start + len(ids)
-            tokens[row, start:end] = torch.tensor(ids)
-            positions[row, start:end] = torch.arange(len(request.prefix), len(request.prefix) + len(ids))
-            segments[row, start:end] = option
-            # the option's first token is predicted from the prompt's last, each next one from the one before
-            columns += [len(request.prefix) - 1, *range(start, end - 1)]
-            rows += [row] * len(ids)
-            targets += ids
-            owners += [(row, option - 1)] * len(ids)
-            start = end
+        start, segment_ids = 0, count()
+        for cut, context in enumerate(request.contexts):
+            shared, end = next(segment_ids), start + len(context)
+            tokens[row, start:end] = torch.tensor(context)
+            positions[row, start:end] = torch.arange(len(context))
+            segments[row, start:end] = sees[row, start:end] = shared
+            last, start = end - 1, end
+            for option in [k for k, of in enumerate(request.context_of) if of == cut]:
+                ids = request.continuations[option]
+                end = start + len(ids)
+                tokens[row, start:end] = torch.tensor(ids)
+                positions[row, start:end] = torch.arange(len(context), len(context) + len(ids))
+                segments[row, start:end], sees[row, start:end] = next(segment_ids), shared
+                # the option's first token is predicted from the context's last, each next one from the one before
+                columns += [last, *range(start, end - 1)]
+                rows += [row] * len(ids)
+                targets += ids
+                owners += [(row, option)] * len(ids)
+                start = end
     causal = torch.ones(width, width, dtype=torch.bool).tril()
-    visible = (segments[:, None, :] == 0) | (segments[:, None, :] == segments[:, :, None])
+    visible = (segments[:, None, :] == segments[:, :, None]) | (segments[:, None, :] == sees[:, :, None])
     mask = (causal & visible).unsqueeze(1).to(device)
     select = (torch.tensor(rows, device=device), torch.tensor(columns, device=device))
     logits = model(tokens.to(device), mask, positions.to(device), select).float()
@@ -194,20 +241,22 @@ def architecture(model: dict) -> LlamaConfig:
 
 
 def evaluate(checkpoint: str | Path, benchmarks: list[BenchmarkSet], tokenizer: str | Path | None = None,
-             limit: int | None = None, batch_tokens: int = BATCH_TOKENS, bf16: bool = False,
+             limit: int | None = None, shots: int = 0, batch_tokens: int = BATCH_TOKENS, bf16: bool = False,
              on_progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[list[dict], dict[str, dict]]:
     """One record per item (benchmark, id, option log-likelihoods, prediction, prediction_norm, gold), and a
-    summary per benchmark (n, acc, acc_stderr, acc_norm, acc_norm_stderr). `limit`: the first N items of each
-    benchmark. Every file is read and checked before any scoring. `on_progress(items done, items in all)` is
-    called after each batch (a progress bar)."""
+    summary per benchmark (n, shots, acc, acc_stderr, acc_norm, acc_norm_stderr). `limit`: the first N items of
+    each benchmark; `shots`: examples before each (`fewshot_examples`). Every file is read and checked, and every
+    context built, before any scoring. `on_progress(items done, items in all)` is called after each batch (a
+    progress bar)."""
     if len({b.name for b in benchmarks}) < len(benchmarks):
         raise EvalError(f"benchmark names repeat: {', '.join(b.name for b in benchmarks)}")
-    items = {benchmark.name: read_items(benchmark, limit) for benchmark in benchmarks}
+    items = {benchmark.name: read_items(benchmark) for benchmark in benchmarks}
     model, loaded, bos_id = load_checkpoint_for_eval(Path(checkpoint), Path(tokenizer) if tokenizer else None)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device, torch.bfloat16 if bf16 else torch.float32).eval()
     built = [request for benchmark in benchmarks
-             for request in requests(benchmark, items[benchmark.name], loaded, bos_id, model.config.max_seq_len)]
+             for request in requests(benchmark, items[benchmark.name], loaded, bos_id, model.config.max_seq_len,
+                                     limit, shots)]
     done = 0
     for batch in batches(built, batch_tokens):
         for request, sums in zip(batch, score(model, batch, device)):
@@ -215,7 +264,7 @@ def evaluate(checkpoint: str | Path, benchmarks: list[BenchmarkSet], tokenizer: 
         done += len(batch)
         on_progress(done, len(built))
     records = [record(request.item, request.loglikelihoods) for request in built]
-    return records, summarize(records)
+    return records, summarize(records, shots)
 
 
 def record(item: BenchmarkItem, loglikelihoods: list[float]) -> dict:
@@ -251,12 +300,13 @@ def accuracies(model, benchmarks: dict[str, list[Request]], world: World) -> dic
     return scores
 
 
-def summarize(records: list[dict]) -> dict[str, dict]:
-    """Accuracy and its standard error (sample standard deviation / sqrt(n), lm-eval's) per benchmark."""
+def summarize(records: list[dict], shots: int) -> dict[str, dict]:
+    """Per benchmark: items, shots, and accuracy with its standard error (sample standard deviation / sqrt(n),
+    lm-eval's)."""
     summary = {}
     for name in dict.fromkeys(r["benchmark"] for r in records):
         mine = [r for r in records if r["benchmark"] == name]
-        summary[name] = {"n": len(mine)}
+        summary[name] = {"n": len(mine), "shots": shots}
         for metric, key in (("acc", "prediction"), ("acc_norm", "prediction_norm")):
             hits = [float(r[key] == r["gold"]) for r in mine]
             mean = sum(hits) / len(hits)

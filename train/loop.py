@@ -179,7 +179,8 @@ def train(config: TrainConfig, on_step: Callable[[int], None] = lambda step: Non
                          f"max_seq_len ({model.config.max_seq_len}); rebuild the shards with a shorter "
                          "shards.seq_len, or train a model with a longer context")
     architecture = model.config
-    benchmarks = {b.name: requests(b, read_items(b, b.limit), encoder, tokenizer["bos_id"], architecture.max_seq_len)
+    benchmarks = {b.name: requests(b, read_items(b), encoder, tokenizer["bos_id"], architecture.max_seq_len, b.limit,
+                                   b.shots)
                   for b in config.eval_benchmarks}  # read and tokenized once; scored at every evaluation
     initial = [p.detach().clone() for p in model.parameters()] if config.l2_to_init else []
     model = parallelize(model, world, config.precision, config.activation_checkpointing, config.compile)
