@@ -14,7 +14,6 @@ change took away (negative when it added some).
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 
-from medmix.io import partial_path, write_parquet
+from medmix.io import gzip_writer, partial_path, write_parquet
 from medmix.rundir import StageDir
 
 LEDGER_SCHEMA = pa.schema(
@@ -62,8 +61,7 @@ class Quarantine:
     def write(self, record: dict) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # mtime=0 keeps the bytes identical across re-runs
-            self._file = gzip.GzipFile(self._tmp, "wb", compresslevel=6, mtime=0)
+            self._file = gzip_writer(self._tmp)
         try:
             line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         except orjson.JSONEncodeError:  # text with bytes that are not UTF-8: keep it, readably

@@ -48,9 +48,10 @@ def make_executor(config: LocalExecutor | SlurmExecutor | RayExecutor, phase: Ph
     )
 
 
-# pyarrow imports pandas (0.6 s) the first time it builds an array from Python objects, which every task's
-# books do when they are written
-EVERY_TASK_IMPORTS = ("pandas",)
+# "__main__" (the fork server's default list): the program's main module, which each task would otherwise run
+# again; and pandas, which pyarrow imports (0.6 s) the first time it builds an array from Python objects, as
+# every task's books do when they are written
+EVERY_TASK_IMPORTS = ("__main__", "pandas")
 
 
 def preload_task_modules(steps: Iterable[PipelineStep]) -> None:

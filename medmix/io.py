@@ -11,7 +11,6 @@ This module imports nothing of medmix: corpus, tokenize and train all build on i
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -25,6 +24,10 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
+from isal import igzip
+
+# ISA-L's highest level: on JSONL text, 12 times the speed of zlib's level 6 for files 11% larger
+GZIP_LEVEL = 3
 
 
 def partial_path(path: Path) -> Path:
@@ -85,11 +88,17 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def gzip_writer(path: Path) -> igzip.IGzipFile:
+    """A gzip file written by ISA-L, the same bytes on every run (mtime 0). Quarantines are gzip JSONL: with
+    zlib, compressing dedup's removed documents was a quarter of its phases' time."""
+    return igzip.IGzipFile(path, "wb", compresslevel=GZIP_LEVEL, mtime=0)
+
+
 def open_binary(path: str | Path) -> BinaryIO:
-    """Open a file for streaming reads, decompressing `.gz` and `.zst` transparently."""
+    """Open a file for streaming reads, decompressing `.gz` (with ISA-L, 3 times zlib) and `.zst` transparently."""
     path = str(path)
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return igzip.open(path, "rb")
     if path.endswith(".zst"):
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
     return open(path, "rb")

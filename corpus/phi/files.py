@@ -8,7 +8,6 @@ answers line N of the input.
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from medmix.corpus.phi.redactor import Redactor
-from medmix.io import atomic_path, open_binary
+from medmix.io import atomic_path, gzip_writer, open_binary
 
 FAILURES_KEPT = 20  # failed lines listed in the report; the rest are only counted
 
@@ -65,8 +64,7 @@ def scrub_jsonl(source: Path, target: Path, redactor: Redactor, text_key: str = 
     the size of each input line read, decompressed."""
     report = ScrubReport()
     with atomic_path(target) as partial, open_binary(source) as lines:
-        # mtime=0: the same input gives the same bytes
-        opened = gzip.GzipFile(partial, "wb", mtime=0) if target.name.endswith(".gz") else partial.open("wb")
+        opened = gzip_writer(partial) if target.name.endswith(".gz") else partial.open("wb")
         with opened as out:
             for number, line in enumerate(lines, start=1):
                 if number == 1:

@@ -97,7 +97,11 @@ class StageInput(WithoutDependencyCheck, JsonlReader):
 
 
 class StageOutput(WithoutDependencyCheck, JsonlWriter):
-    """The documents a stage keeps: datatrove's `JsonlWriter`, one `${rank}.jsonl.gz` per task."""
+    """The documents a stage keeps: datatrove's `JsonlWriter`, one `${rank}.jsonl.gz` per task (gzip by ISA-L,
+    which fsspec uses when `isal` is installed)."""
+
+    def __init__(self, folder: str):
+        super().__init__(folder, output_filename="${rank}.jsonl.gz")
 
 
 def read_kept(folder: Path) -> StageInput:
@@ -127,7 +131,7 @@ class StageContext:
         return read_kept(self.previous)
 
     def write_kept(self) -> PipelineStep:
-        return StageOutput(str(self.stage.kept), output_filename="${rank}.jsonl.gz")
+        return StageOutput(str(self.stage.kept))
 
     def one_phase(self, *steps: PipelineStep) -> list[Phase]:
         """The usual stage: read what the previous stage kept, run `steps`, write what they keep."""
