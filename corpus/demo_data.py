@@ -370,8 +370,9 @@ def write_benchmark(path: Path, rng: random.Random) -> list[str]:
                     f"concerns after starting {treatment}; which of the following is the most appropriate next "
                     f"step in management of this patient number {i}?")
         options = {letter: rng.choice(TREATMENTS) for letter in "ABCD"}
-        rows.append({"realidx": i, "question": question, "options": options, "answer_idx": "A",
-                     "answer": options["A"]})
+        gold = "ABCD"[i % 4]  # every letter in turn: a model that always answers "A" scores 0.25, not 1.0
+        rows.append({"realidx": i, "question": question, "options": options, "answer_idx": gold,
+                     "answer": options[gold]})
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return [rows[3]["question"], rows[17]["question"]]
 
