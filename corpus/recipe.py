@@ -6,16 +6,14 @@ relative to the recipe file (default: the recipe's folder). `output_dir` is rela
 
 from __future__ import annotations
 
-import difflib
 import glob
-from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from medmix.corpus.stages import STAGES, stage_config
-from medmix.schema import Domain, SourceName, Strict, read_yaml
+from medmix.schema import Domain, SourceName, Strict, did_you_mean, read_yaml
 
 
 class RecipeError(ValueError):
@@ -241,35 +239,11 @@ def _location(loc: tuple, raw: dict) -> str:
     return " -> ".join(parts) or "recipe"
 
 
-@cache
-def recipe_keys() -> frozenset[str]:
-    """Every key that some part of a recipe accepts: what a misspelled key is compared with."""
-    keys, seen, todo = set(), set(), [Recipe]
-    while todo:
-        model = todo.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for field in model.model_fields.values():
-            keys.add(field.alias or "")
-            types = [field.annotation]
-            while types:
-                kind = types.pop()
-                if isinstance(kind, type) and issubclass(kind, BaseModel):
-                    todo.append(kind)
-                types.extend(get_args(kind))
-        keys.update(model.model_fields)
-    return frozenset(keys - {""})
-
-
 def format_validation_error(error: ValidationError, raw: dict) -> str:
     """One line per problem, each naming its place in the recipe; a misspelled key gets a suggestion."""
     lines = []
     for problem in error.errors():
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden" and (close := difflib.get_close_matches(
-                str(problem["loc"][-1]), recipe_keys(), n=1)):
-            message += f"; did you mean '{close[0]}'?"
+        message = problem["msg"].removeprefix("Value error, ") + did_you_mean(problem, Recipe)
         lines.append(f"{_location(problem['loc'], raw)}: {message}")
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
 from medmix.benchmarks import BenchmarkSet
-from medmix.schema import Fraction, Strict, read_yaml
+from medmix.schema import Fraction, Strict, did_you_mean, read_yaml
 
 
 class ModelConfig(Strict):
@@ -135,6 +135,6 @@ def load_train_config(path: str | Path, **overrides) -> TrainConfig:
     try:
         return TrainConfig.model_validate(raw | overrides)
     except ValidationError as error:
-        problems = [f"{' -> '.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
-                    for e in error.errors()]
+        problems = [f"{' -> '.join(map(str, e['loc'])) or 'config'}: "
+                    f"{e['msg'].removeprefix('Value error, ')}{did_you_mean(e, TrainConfig)}" for e in error.errors()]
         raise TrainConfigError("\n".join(f"{path}: {problem}" for problem in problems)) from None

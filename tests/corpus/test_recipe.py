@@ -176,3 +176,12 @@ def test_a_misspelled_stage_key_names_the_stage_kind_and_the_likely_key(tmp_path
     with pytest.raises(RecipeError, match=r"^stages\[1\] \(dedup\) -> threshhold: Extra inputs are not permitted; "
                                           r"did you mean 'threshold'\?$"):
         load_recipe(path)
+
+
+def test_a_misspelled_format_gets_the_likely_format(tmp_path):
+    path = write_recipe(tmp_path)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["sources"][1]["format"] = "jsonll"
+    path.write_text(yaml.safe_dump(recipe))
+    with pytest.raises(RecipeError, match=r"^sources\[1\] 'web': Input tag 'jsonll' .*; did you mean 'jsonl'\?$"):
+        load_recipe(path)
