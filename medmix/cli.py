@@ -22,6 +22,13 @@ app = typer.Typer(help="Rebuild the Me-LLaMA continual pre-training corpus.", no
 # piped or redirected output gets whole table columns ("redpajama", not "redpaj…"): wide, no terminal to fit
 console = Console() if sys.stdout.isatty() else Console(width=200)
 
+
+def print_table(table: Table) -> None:
+    """A table whose cells fold onto more lines in a narrow terminal, instead of being cut off with an ellipsis."""
+    for column in table.columns:
+        column.no_wrap, column.overflow = False, "fold"
+    console.print(table)
+
 def show_version(value: bool) -> None:
     if value:
         from importlib.metadata import version
@@ -177,7 +184,7 @@ def show_status(run) -> None:
                 if (job := submitted.get(f"{stage}/{phase}"))]
         stages.add_row(stage, ", ".join(f"{phase} {done}" for phase, done in phases),
                        *([", ".join(jobs)] if submitted else []))
-    console.print(stages)
+    print_table(stages)
 
     ledger = read_ledger(run)
     accounts = Table(title="documents (characters) per stage and source", title_justify="left")
@@ -188,14 +195,14 @@ def show_status(run) -> None:
     for row in stage_summary(ledger).iter_rows(named=True):
         accounts.add_row(row["stage_dir"], row["source"],
                          *(f"{row[f'docs_{o}']:,} ({compact(row[f'chars_{o}'])})" for o in outcomes))
-    console.print(accounts)
+    print_table(accounts)
 
     reasons = Table(title="removals by reason", title_justify="left")
     for column in ("stage", "source", "reason", "docs"):
         reasons.add_column(column)
     for row in removal_reasons(ledger).iter_rows(named=True):
         reasons.add_row(row["stage_dir"], row["source"], row["reason"], f"{row['docs']:,}")
-    console.print(reasons)
+    print_table(reasons)
     for problem in check_accounts(run):
         console.print(f"[bold red]accounts do not add up:[/] {problem}")
 
@@ -249,7 +256,7 @@ def run_training(config) -> None:
         if any(k.startswith("val_loss/") for k in record):
             table.add_row(str(record["step"]), f"{record['tokens']:,}", f"{record['loss']:.3f}",
                           *(f"{record[k]:.3f}" for k in sorted(record) if k.startswith("val_loss/")))
-    console.print(table)
+    print_table(table)
     console.print(f"log: {Path(config.run_dir) / 'log.jsonl'}; checkpoints: {Path(config.run_dir) / 'checkpoints'}")
 
 
@@ -305,7 +312,7 @@ def eval_command(
         table.add_row(name, str(row["n"]), str(row["shots"]),
                       *(f"{row[key]:.4f}" if row[key] is not None else "-"
                         for key in ("acc", "acc_stderr", "acc_norm", "acc_norm_stderr")))
-    console.print(table)
+    print_table(table)
     if json_out:
         console.print(f"items: {json_out}; summary: {write_results(records, summary, json_out)}")
 
@@ -338,7 +345,7 @@ def forgetting(
     for row in result["rows"]:
         table.add_row(row["label"], *(f"{row[k][0]:.3f} ± {row[k][1]:.3f}" for k in (
             "general_before", "general_after", "medical_before", "medical_after")))
-    console.print(table)
+    print_table(table)
     console.print(f"plot: {result['plot']}; every run: {out / 'results.json'}")
 
 
@@ -364,7 +371,7 @@ def audit(
             mark = "" if row["within_tolerance"] else " [bold red]✗[/]"
             shares.add_row(row["key"], f"{row['target_pct']:.2f}", f"{row['realized_pct']:.2f}",
                            f"{row['delta_pp']:+.2f}{mark}", f"{row['tokens']:,}")
-        console.print(shares)
+        print_table(shares)
         tokens = Table("source", "domain", "docs", "tokens cleaned", "validation", "target", "repetition",
                        "in shards", title="tokens per source", title_justify="left")
         for row in report["tokens"]:
@@ -372,14 +379,14 @@ def audit(
                            f"{row['tokens_validation']:,}", f"{row['tokens_target']:,}",
                            f"{row['repetition_factor']:.2f}" + (" (capped)" if row["capped"] else ""),
                            f"{row['tokens_in_shards']:,}")
-        console.print(tokens)
+        print_table(tokens)
         for warning in report["mix_warnings"]:
             console.print(f"[yellow]mix warning:[/] {warning}")
     if report["phi"]:
         phi = Table("source", "label", "spans", title="PHI spans by type", title_justify="left")
         for row in report["phi"]:
             phi.add_row(row["source"], row["label"], f"{row['spans']:,}")
-        console.print(phi)
+        print_table(phi)
     if json_out:
         json_out.write_text(json.dumps(report, indent=1, default=str))
     if html_out:
@@ -519,7 +526,7 @@ def phi_eval(
         table.add_row("character precision", f"{scores.char_precision:.3f}")
         for label, (recall, total) in scores.category_recall().items():
             table.add_row(f"  alnum recall, {label} ({total})", f"{recall:.3f}")
-        console.print(table)
+        print_table(table)
 
 
 @app.command("phi-train")

@@ -1,4 +1,4 @@
-"""What a newcomer reads first: the version and every command's help."""
+"""What a newcomer reads first: the version, every command's help, and tables that fit their terminal."""
 
 import re
 
@@ -66,3 +66,21 @@ def test_an_unexpected_error_is_one_line_without_its_message(monkeypatch, capsys
     monkeypatch.setattr(cli.Session, "debug", True)
     with pytest.raises(KeyError):
         cli.entry()
+
+
+def test_tables_fold_their_cells_in_a_narrow_terminal_instead_of_cutting_them(monkeypatch):
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from medmix import cli
+
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=40))
+    table = Table("stage", "source", "in", "kept")
+    table.add_row("01_pubmed_versions", "mimic_cxr", "300 (137.7k)", "298 (137.3k)")
+    cli.print_table(table)
+    cells = "stage source in kept 01_pubmed_versions mimic_cxr 300 (137.7k) 298 (137.3k)"
+    assert "…" not in out.getvalue()
+    assert sorted(re.sub(r"[^\w().]", "", out.getvalue())) == sorted(re.sub(r"[^\w().]", "", cells))  # not a character lost
