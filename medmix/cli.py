@@ -187,14 +187,16 @@ def show_status(run) -> None:
     print_table(stages)
 
     ledger = read_ledger(run)
-    accounts = Table(title="documents (characters) per stage and source", title_justify="left")
-    accounts.add_column("stage", no_wrap=True)
+    accounts = Table(title="documents (characters) per stage and source; edited: characters cut, or + added",
+                     title_justify="left")
+    accounts.add_column("stage")
     outcomes = ("in", "kept", "removed", "edited")
     for column in ("source", *outcomes):
-        accounts.add_column(column, justify="right" if column in outcomes else "left", no_wrap=True)
+        accounts.add_column(column, justify="right" if column in outcomes else "left")
     for row in stage_summary(ledger).iter_rows(named=True):
-        accounts.add_row(row["stage_dir"], row["source"],
-                         *(f"{row[f'docs_{o}']:,} ({compact(row[f'chars_{o}'])})" for o in outcomes))
+        cells = [(row[f"docs_{o}"], row[f"chars_{o}"]) for o in outcomes]
+        accounts.add_row(row["stage_dir"], row["source"], *(f"{docs:,} ({compact(chars) if chars >= 0 else '+' + compact(-chars)})"
+                                                             for docs, chars in cells))
     print_table(accounts)
 
     reasons = Table(title="removals by reason", title_justify="left")
