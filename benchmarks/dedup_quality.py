@@ -168,9 +168,9 @@ def same_cluster(clusters: list[list[int]], n: int) -> np.ndarray:
     return np.triu(matrix, k=1)
 
 
-def run_medmix(docs: list[dict], threshold: float, tasks: int, exact_j: np.ndarray) -> dict:
+def run_medmix(docs: list[dict], threshold: float, tasks: int, exact_j: np.ndarray, scratch: Path = SCRATCH) -> dict:
     """Phases 1-4 in this process on `tasks` round-robin shards; medmix's pairs, clusters and removals."""
-    work, n = SCRATCH / f"dedup_quality_{tasks}", len(docs)
+    work, n = scratch / f"dedup_quality_{tasks}", len(docs)
     shutil.rmtree(work, ignore_errors=True)
     settings = DedupSettings(work, tasks, threshold, NGRAM, NUM_PERM, *lsh_bands(threshold, NUM_PERM), PRIORITY, False, 0.8, 64)
     shards = [[Document(text=docs[i]["text"], id=f"doc{i:05d}", metadata={"source": docs[i]["source"], "text_type": ""})
