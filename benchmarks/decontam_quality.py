@@ -11,7 +11,9 @@ Measures (issue 14):
   replaced by random words of the host text at random positions (MedQA: the question; PubMedQA: the question
   and its abstract). `named` is the share of caught copies whose removal names the planted item;
 - removals among real texts with nothing planted: mtsamples transcriptions, PhysioNet nursing notes, PubMed
-  abstracts and PMC full texts, and the host passages themselves (general text);
+  abstracts and PMC full texts, and the host passages themselves (general text); and among host passages into
+  which a MedMCQA or MMLU question under 8 words that is a sentence stem ("Codons are composed of") was planted,
+  completed by six host words into a sentence;
 - MMLU professional-medicine items, each as a document (question and options), against a MedQA-only index:
   none is a MedQA item, so every removal is a false alarm.
 Items and negatives are split in halves by a hash of their id (PhysioNet: by patient folds 1-2 and 3-4; its
@@ -149,6 +151,17 @@ def plant(host: str, copy: str, rng: random.Random) -> str:
     return "\n\n".join([*paragraphs[:at], copy, *paragraphs[at:]])
 
 
+def completed_stems(items: list[BenchmarkItem], passages: list[str], vocabulary: list[str], rng: random.Random,
+                    split: str) -> list[tuple[str, str]]:
+    """Short questions that are sentence stems ("Codons are composed of"), each completed by six host words into a
+    sentence and planted in a host passage: ordinary text that begins as a stem does, not a copy of its item."""
+    stems = [item for item in items if item.benchmark in ("medmcqa", "mmlu_medical") and len(words(item.question)) < 8
+             and not item.question.rstrip().endswith("?") and wanted(split, f"{item.benchmark}-{item.item_id}")]
+    return [(f"stem-{item.benchmark}-{item.item_id}",
+             plant(rng.choice(passages), f"{item.question.rstrip(' :.')} {' '.join(rng.sample(vocabulary, 6))}.", rng))
+            for item in stems]
+
+
 def verdict_of(met: bool, target: str) -> str:
     return f"{target}: {'met' if met else '**missed**'}"
 
@@ -188,7 +201,9 @@ def main() -> int:
     print(f"planted copies ({args.split} half of the items; {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
     false_alarms: dict[str, tuple[int, int]] = {}
-    general = {"general text: the host passages, nothing planted": [(f"host-{n}", p) for n, p in enumerate(passages)]}
+    general = {"general text: the host passages, nothing planted": [(f"host-{n}", p) for n, p in enumerate(passages)],
+               "MedMCQA and MMLU stems under 8 words, completed into sentences in general text": completed_stems(
+                   index.items, passages, vocabulary, rng, args.split)}
     for kind, texts in (negatives(args.shared, args.split) | general).items():
         hits = [(doc_id, found) for doc_id, text in texts if (found := index.match(text)) is not None]
         false_alarms[kind] = (len(hits), len(texts))

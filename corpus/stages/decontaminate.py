@@ -3,11 +3,11 @@
 Each test item (`medmix.benchmarks`) is indexed by segment: its question, each option, each context and the
 long answer. A document matches an item when it contains at least `containment` (default 0.25) of one
 segment's distinct word 5-grams, and at least 4 of them (an 8-word stretch: options shorter than 8 words,
-such as one-word answers, are never indexed). A question too short for that (PubMedQA's "Is halofantrine
-ototoxic?"), or left with fewer than 4 specific 5-grams, matches when a document holds all its words in a
-row, if it has at least 4 words: in the 14 MB of real notes, abstracts and general text of the shared
-samples, no question of 4 to 7 words of MedQA, MedMCQA, MMLU or PubMedQA occurs, while 3-word ones do
-("Oral mucosa is", "The coronary arteries"). Evidence is always a share of one item, never one shared
+such as one-word answers, are never indexed). A question too short for that, or left with fewer than 4
+specific 5-grams, matches when a document holds all its words in a row, if it can name its item
+(`ShortQuestions`): PubMedQA's questions are often short article titles ("Does rugby headgear prevent
+concussion?"), while MedMCQA's and MMLU's short questions are mostly sentence stems that ordinary text
+completes ("Codons are composed of", "The pyruvate dehydrogenase complex"). Evidence is always a share of one item, never one shared
 phrase: USMLE-style vignettes repeat long template phrases ("pulse is 82/min, respirations are 20/min, and
 blood pressure is ..."), and the former rule, any shared 13-gram, removed 21% of MMLU's professional-medicine
 questions as MedQA copies. An edited copy keeps much of its item: a question with one word in five replaced
@@ -33,7 +33,14 @@ from pydantic import Field
 
 from medmix.benchmarks import BenchmarkItem, BenchmarkSet, load_items
 from medmix.corpus.books import Removal
-from medmix.corpus.minhash import hash_words, shingle_rows, shingles_of_hashes, words
+from medmix.corpus.minhash import (
+    SHINGLE_MULTIPLIER,
+    hash_words,
+    shingle_rows,
+    shingles_of_hashes,
+    shingles_of_words,
+    words,
+)
 from medmix.corpus.stages.base import Phase, StageContext
 from medmix.corpus.steps import DocumentStep
 from medmix.schema import Strict
@@ -43,7 +50,8 @@ CONTAINMENT = 0.25  # share of a segment's indexed 5-grams that a document must 
 MIN_SHARED = 4  # and at least this many of them: an 8-word stretch
 BOILERPLATE_ITEMS = 3  # a 5-gram found in more items than this says nothing about any one of them
 WINDOW = 1000  # a long document's 5-grams are matched this many at a time, windows overlapping by half
-WHOLE_MIN_WORDS = 4  # a question matched by all its words in a row needs at least this many
+SHORT_MIN_WORDS = 4  # a question matched by all its words in a row needs at least this many
+SHORT_RARE_ZIPF = 4.5  # and a word rarer in English than this, on wordfreq's Zipf scale (30 per million words)
 
 
 class DecontaminateStage(Strict):
@@ -74,9 +82,61 @@ class Match:
         return f"item {self.item.item_id}: {self.score:.0%} of its {self.segment}'s 5-grams ({self.shared} of {self.size})"
 
 
+def names_its_item(question: str, tokens: list[str]) -> bool:
+    """Whether a short question, found whole in a text, says that the text copied it: an interrogative sentence
+    ("?" at its end) of at least SHORT_MIN_WORDS words, one of them rarer in English than SHORT_RARE_ZIPF.
+
+    A stem such as "Codons are composed of" is how ordinary sentences begin, and a question made of common words
+    ("Which of the following is true?", "Is it better to be big?") is on quiz pages everywhere. In the 14 MB of
+    real notes, abstracts and general text of the shared samples, no MedQA, MedMCQA, MMLU or PubMedQA question
+    of 4 to 7 words occurs, while 3-word ones do ("Oral mucosa is", "The coronary arteries"). Among the
+    benchmarks' short questions ending in "?", the rarest word of the generic ones has a Zipf frequency of 4.6
+    or more ("Which of the following is not a controlled drug?": 4.59), of PubMedQA's titles 4.4 or less
+    but for four ("Is the Distance Worth It?": 4.85).
+    """
+    from wordfreq import zipf_frequency
+
+    return (question.rstrip().endswith("?") and len(tokens) >= SHORT_MIN_WORDS
+            and min(zipf_frequency(token, "en") for token in tokens) < SHORT_RARE_ZIPF)
+
+
+class ShortQuestions:
+    """Questions matched by all their words in a row: for each word count, the sorted hashes of those questions'
+    word sequences, and their items. A question that two items share names neither, and is left out."""
+
+    def __init__(self, questions: list[tuple[int, list[str]]]):
+        by_length: dict[int, dict[int, list[int]]] = {}
+        for number, tokens in questions:
+            key = int(shingles_of_words(tokens, len(tokens))[0])
+            by_length.setdefault(len(tokens), {}).setdefault(key, []).append(number)
+        self.by_length = {}
+        for length, owners in by_length.items():
+            unique = sorted((key, numbers[0]) for key, numbers in owners.items() if len(numbers) == 1)
+            if unique:
+                self.by_length[length] = (np.array([key for key, _ in unique], dtype=np.uint64),
+                                          np.array([number for _, number in unique], dtype=np.int64))
+
+    def match(self, hashes: np.ndarray) -> tuple[int, int] | None:
+        """(item number, word count) of the longest question a text holds whole, given the text's word hashes.
+        The word sequences of every length are folded in one pass, one word wider each step, as
+        `shingles_of_hashes` folds them, and looked up in the sorted hashes of that length."""
+        found = None
+        folded = hashes.copy()  # after step `width`, folded[p] is the hash of words p .. p + width - 1
+        with np.errstate(over="ignore"):
+            for width in range(1, min(max(self.by_length, default=0), len(hashes)) + 1):
+                if width > 1:
+                    folded = folded[:-1] * SHINGLE_MULTIPLIER ^ hashes[width - 1:]
+                if width in self.by_length:
+                    keys, numbers = self.by_length[width]
+                    at = np.searchsorted(keys, folded).clip(max=len(keys) - 1)
+                    if (hits := keys[at] == folded).any():
+                        found = int(numbers[at[hits.argmax()]]), width
+        return found
+
+
 class BenchmarkIndex:
-    """The distinct 5-grams of every segment of every item, sorted, each with the segments it occurs in; and
-    the questions matched whole, by the hash of all their words, per word count."""
+    """The distinct 5-grams of every segment of every item, sorted, each with the segments it occurs in; and the
+    short questions that name their items, matched whole."""
 
     def __init__(self, items: list[BenchmarkItem], containment: float = CONTAINMENT):
         self.items, self.containment = items, containment
@@ -87,7 +147,7 @@ class BenchmarkIndex:
                     owners.append(number)
                     self.segment_names.append(name)
                     texts.append(tokens)
-                elif name == "question" and len(tokens) >= WHOLE_MIN_WORDS:
+                elif name == "question":
                     short_questions.append((number, tokens))
         self.owner = np.array(owners, dtype=np.int64)
         values, offsets = shingle_rows(texts, CONTAINMENT_NGRAM)
@@ -101,18 +161,8 @@ class BenchmarkIndex:
         self.sizes = np.bincount(self.segment_of, minlength=len(texts))  # indexed 5-grams per segment
         unmatchable = [(owners[s], texts[s]) for s in np.flatnonzero(self.sizes < MIN_SHARED)
                        if self.segment_names[s] == "question"]  # too few specific 5-grams to reach MIN_SHARED
-        self.whole = self.whole_questions(short_questions + unmatchable)
-
-    @staticmethod
-    def whole_questions(questions: list[tuple[int, list[str]]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Word count -> the sorted hashes of those questions' whole word sequences, and their items."""
-        by_length: dict[int, list[tuple[int, int]]] = {}
-        for number, tokens in questions:
-            whole_hash = shingles_of_hashes(hash_words(tokens, len(tokens)), np.array([len(tokens)]), len(tokens))[0]
-            by_length.setdefault(len(tokens), []).append((int(whole_hash[0]), number))
-        return {length: (np.array([key for key, _ in sorted(pairs)], dtype=np.uint64),
-                         np.array([number for _, number in sorted(pairs)], dtype=np.int64))
-                for length, pairs in by_length.items()}
+        self.short_questions = ShortQuestions([(number, tokens) for number, tokens in short_questions + unmatchable
+                                               if names_its_item(items[number].question, tokens)])
 
     def shared(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The segments that share any of these distinct 5-grams, and how many each shares."""
@@ -121,21 +171,16 @@ class BenchmarkIndex:
         positions = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         return np.unique(self.segment_of[positions], return_counts=True)
 
-    def whole_match(self, hashes: np.ndarray) -> Match | None:
-        """A question matched whole: the text holds all its words in a row (given the text's word hashes)."""
-        for length, (keys, numbers) in sorted(self.whole.items(), reverse=True):
-            values = shingles_of_hashes(hashes, np.array([len(hashes)]), length)[0]
-            if (found := np.isin(keys, values)).any():
-                return Match(self.items[int(numbers[found.argmax()])], "question", length, length, whole=True)
-        return None
-
     def best(self, text: str) -> Match | None:
         """The segment this text holds the largest share of (at least MIN_SHARED 5-grams, or a question whole),
         whatever the share."""
         tokens = words(text)
         hashes = hash_words(tokens, len(tokens))
         values = shingles_of_hashes(hashes, np.array([len(hashes)]), CONTAINMENT_NGRAM)[0]
-        best = self.whole_match(hashes)
+        best = None
+        if (whole := self.short_questions.match(hashes)) is not None:
+            number, length = whole
+            best = Match(self.items[number], "question", length, length, whole=True)
         for start in range(0, max(len(values) - WINDOW, 0) + WINDOW // 2, WINDOW // 2):
             segments, shared = self.shared(np.unique(values[start:start + WINDOW]))
             enough = shared >= MIN_SHARED

@@ -98,6 +98,20 @@ def test_a_short_question_is_matched_by_all_its_words_in_a_row():
     assert index.match(f"{host} Is halofantrine ototoxic?") is None  # 3 words say too little (see the stage's docstring)
 
 
+def test_stems_common_questions_and_shared_questions_are_not_matched_whole():
+    """Ordinary text completes a stem, a question of common words is on quiz pages everywhere, and a question that
+    two items share names neither of them."""
+    rng = random.Random(7)
+    stems = ["Codons are composed of", "The pyruvate dehydrogenase complex", "Which of the following is true?",
+             "Is it better to be big?", "Is amoxapine an atypical antipsychotic?", "Is amoxapine an atypical antipsychotic?"]
+    index = BenchmarkIndex([BenchmarkItem("medmcqa", str(n), stem, {"A": "yes", "B": "no"}, "A")
+                            for n, stem in enumerate(stems)])
+    for text in ("Codons are composed of three nucleotides.", "Pyruvate is oxidized by the pyruvate dehydrogenase "
+                 "complex to acetyl-CoA.", "Quiz. Which of the following is true? Is it better to be big?",
+                 "Review: is amoxapine an atypical antipsychotic? We think so."):
+        assert index.match(f"{words_of(rng, 100)} {text} {words_of(rng, 100)}") is None, text
+
+
 def test_a_question_whose_five_grams_are_all_boilerplate_is_matched_whole():
     """8 words, but its first 5-gram is shared by more than three items: with 3 specific 5-grams left,
     containment (4 at least) can never see it."""
