@@ -48,28 +48,34 @@ def make_executor(config: LocalExecutor | SlurmExecutor | RayExecutor, phase: Ph
     )
 
 
-# "__main__" (the fork server's default list): the program's main module, which each task would otherwise run
-# again; and pandas, which pyarrow imports (0.6 s) the first time it builds an array from Python objects, as
-# every task's books do when they are written
-EVERY_TASK_IMPORTS = ("__main__", "pandas")
+# pyarrow imports pandas (0.6 s) the first time it builds an array from Python objects, as every task's books do
+# when they are written
+EVERY_TASK_IMPORTS = ("pandas",)
+TASK_IMPORTS_ENV = "MEDMIX_TASK_IMPORTS"  # read by medmix.corpus.task_server, in the fork server
 
 
 def preload_task_modules(steps: Iterable[PipelineStep]) -> None:
     """Have the fork server import what these steps' tasks import, before it forks a local task process.
 
-    datatrove's local executor forks each phase's task processes from a fork server: one clean process,
-    started at the first pooled phase, that lives as long as this one. A server that imported nothing
-    forks children that import datatrove, pandas, polars, the encoders or presidio (which imports torch
-    and transformers: 5-7 s) again in every task of every phase; forked from a server that has them, a
-    task starts at once (an empty 2-task phase: 0.6 s before, 0.09 s after). Each step's modules are
-    preloaded, with the libraries it names in `task_imports` (those its task imports as it runs). The
-    list counts only when the server starts, so it is set before the first phase; a module that fails to
-    import is skipped by the server, and the tasks import it as before.
+    datatrove's local executor forks each phase's task processes from a fork server: a process of its own,
+    started at the first pooled phase, that lives as long as this one. A server that imported nothing forks
+    children that import datatrove, pandas, polars, the encoders or presidio (which imports torch and
+    transformers: 5-7 s) again in every task of every phase; forked from a server that has them, a task
+    starts at once (an empty 2-task phase: 0.6 s before, 0.09 s after). Each step's module is preloaded,
+    with the libraries it names in its `task_imports` (those its task imports as it runs), and the
+    program's main module (the server's default), which each task would otherwise run again.
+
+    What the server holds is fixed when it starts, at the first pooled phase of this process: its
+    environment, its stderr, and this list (a later call changes nothing). `medmix build` runs one build per
+    process. The server is no longer a process that imported nothing: some of these libraries start threads
+    at import (OpenBLAS, polars), which a forked child does not inherit; the tests and the demo run with it.
+    A module that fails to import, with any error, is left to the tasks (`medmix.corpus.task_server`).
     """
     steps = list(steps)
     modules = {type(step).__module__ for step in steps} | set(EVERY_TASK_IMPORTS)
     modules |= {name for step in steps for name in getattr(step, "task_imports", ())}
-    multiprocess.set_forkserver_preload(sorted(modules))
+    os.environ[TASK_IMPORTS_ENV] = ",".join(sorted(modules))
+    multiprocess.set_forkserver_preload(["__main__", "medmix.corpus.task_server"])
 
 
 def ray_worker_setup() -> None:
