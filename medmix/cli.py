@@ -29,6 +29,7 @@ def print_table(table: Table) -> None:
         column.no_wrap, column.overflow = False, "fold"
     console.print(table)
 
+
 def show_version(value: bool) -> None:
     if value:
         from importlib.metadata import version

@@ -110,7 +110,9 @@ def fewshot_examples(benchmark: BenchmarkSet, items: list[BenchmarkItem], limit:
     repeated under another id can be drawn; only when copies of the item itself left too few is the draw redone
     from the others. (With no `fewshot_split`, lm-eval falls back to the test split but draws `shots` and drops
     nothing: an item can be shown its own answer.)"""
-    if shots and shots >= len(items):
+    if not shots:
+        return [[] for _ in items[:limit]]
+    if shots >= len(items):
         raise EvalError(f"benchmark {benchmark.name}: {shots} shots need more than {shots} items; it has {len(items)}")
     rnd = random.Random(FEWSHOT_SEED)
     drawn = []
