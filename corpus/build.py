@@ -22,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("LOGURU_DIAGNOSE", "NO")
 
 from medmix.corpus.executors import (
+    LostTask,
     connect_ray,
     last_error,
     make_executor,
@@ -116,6 +117,9 @@ def run_phase(recipe: Recipe, plan: StagePlan, phase: Phase, progress) -> None:
     try:
         with watch_completions(phase, update):
             executor.run()
+    except LostTask as error:
+        raise BuildError(f"{label}: {error}; run `medmix build` again to resume (finished tasks are kept); "
+                         f"task logs are in {phase.logs / 'logs'}") from None
     except Exception as error:
         raise BuildError(f"{label} failed: {type(error).__name__}: {error}; "
                          f"task logs are in {phase.logs / 'logs'}") from error

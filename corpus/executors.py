@@ -8,6 +8,8 @@ phase's logging folder (completion markers, task logs), so the same code watches
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -24,11 +26,41 @@ from medmix.corpus.stages.base import Phase
 from medmix.rundir import completed_tasks
 
 
+class LostTask(RuntimeError):
+    """A task process that ended without finishing its task: killed (by the kernel for lack of memory, or by
+    hand) or crashed. datatrove's pool would wait for its result forever."""
+
+
+class WatchedLocalExecutor(LocalPipelineExecutor):
+    """datatrove's local executor, whose task processes write their pid to `<logs>/pids/<rank>` as they start,
+    so that `watch_completions` can tell a task still running from one whose process is gone."""
+
+    def _launch_run_for_rank(self, rank: int, ranks_q, completed=None, completed_lock=None):
+        with self.logging_dir.open(f"pids/{rank:05d}", "w") as handle:
+            handle.write(str(os.getpid()))
+        return super()._launch_run_for_rank(rank, ranks_q, completed, completed_lock)
+
+
+def lost_tasks(phase_logs: Path) -> list[int]:
+    """Ranks whose process wrote its pid and is gone, though datatrove never marked the task complete."""
+    lost = []
+    for pid_file in sorted((phase_logs / "pids").glob("*")):
+        if (phase_logs / "completions" / pid_file.name).exists():
+            continue
+        try:
+            os.kill(int(pid_file.read_text()), 0)
+        except ProcessLookupError:
+            lost.append(int(pid_file.name))
+        except (ValueError, PermissionError):  # a pid not written yet, or another user's process: not ours to judge
+            continue
+    return lost
+
+
 def make_executor(config: LocalExecutor | SlurmExecutor | RayExecutor, phase: Phase, job_name: str,
                   depends: PipelineExecutor | None) -> PipelineExecutor:
     common = dict(pipeline=phase.pipeline, tasks=phase.tasks or config.tasks, logging_dir=str(phase.logs))
     if config.kind == "local":
-        return LocalPipelineExecutor(**common, workers=config.workers or -1)
+        return WatchedLocalExecutor(**common, workers=config.workers or -1)
     if config.kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
 
@@ -98,13 +130,25 @@ def connect_ray(address: str | None) -> None:
 
 @contextmanager
 def watch_completions(phase: Phase, on_change: Callable[[int], None], interval: float = 0.3) -> Iterator[None]:
-    """Report the phase's completed task count from a background thread, whatever executor runs it."""
-    stop = threading.Event()
+    """Report the phase's completed task count from a background thread, whatever executor runs it; and on the
+    local executor, stop the phase with `LostTask` when a task's process is gone before its task finished."""
+    stop, lost = threading.Event(), []
+    shutil.rmtree(phase.logs / "pids", ignore_errors=True)  # an earlier run's processes are gone, and done with
+    in_main_thread = threading.current_thread() is threading.main_thread()  # where a signal handler can be set
 
     def poll() -> None:
         while not stop.wait(interval):
             on_change(completed_tasks(phase.logs))
+            if in_main_thread and not lost:
+                lost.extend(lost_tasks(phase.logs))
+                if lost:
+                    os.kill(os.getpid(), signal.SIGUSR1)  # wakes the main thread, which waits on the pool
 
+    def stop_phase(signum, frame) -> None:
+        raise LostTask(f"the process of task {', '.join(map(str, lost))} ended before its task did (killed, for "
+                       "example for lack of memory, or crashed)")
+
+    previous = signal.signal(signal.SIGUSR1, stop_phase) if in_main_thread else None
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     try:
@@ -112,6 +156,8 @@ def watch_completions(phase: Phase, on_change: Callable[[int], None], interval: 
     finally:
         stop.set()
         thread.join()
+        if previous is not None:
+            signal.signal(signal.SIGUSR1, previous)
         on_change(completed_tasks(phase.logs))
 
 

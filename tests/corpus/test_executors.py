@@ -46,3 +46,48 @@ def test_tasks_start_with_their_imports_done_and_a_failing_one_does_not_stop_the
                    capture_output=True, timeout=120)
     reports = [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)]
     assert reports == [{"preloaded": True}] * 2
+
+
+LOSING_SCRIPT = '''
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from datatrove.pipeline.base import PipelineStep
+
+from medmix.corpus.executors import LostTask, make_executor, watch_completions
+from medmix.corpus.recipe import LocalExecutor
+from medmix.corpus.stages.base import Phase
+
+
+class KilledOnRankOne(PipelineStep):
+    """Task 1's process is killed, as the kernel kills one for lack of memory; task 0 finishes."""
+
+    def run(self, data=None, rank=0, world_size=1):
+        if rank == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return ()
+
+
+if __name__ == "__main__":
+    phase = Phase("killed", [KilledOnRankOne()], Path(sys.argv[1]))
+    executor = make_executor(LocalExecutor(kind="local", tasks=2, workers=2), phase, "killed", None)
+    started = time.monotonic()
+    try:
+        with watch_completions(phase, lambda done: None):
+            executor.run()
+    except LostTask as error:
+        print(f"{error} after {time.monotonic() - started:.0f} s")
+'''
+
+
+def test_a_task_process_killed_mid_phase_stops_the_phase_instead_of_hanging_it(tmp_path):
+    """datatrove's pool waits forever for the result of a task whose process died; medmix notices the process is gone."""
+    (tmp_path / "killed.py").write_text(LOSING_SCRIPT)
+    done = subprocess.run([sys.executable, str(tmp_path / "killed.py"), str(tmp_path / "logs")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("the process of task 1 ended before its task did"), done.stdout
+    assert (tmp_path / "logs" / "completions" / "00000").exists()  # task 0 finished, and resuming skips it
