@@ -264,9 +264,12 @@ def load_recipe(path: str | Path, *, check_paths: bool = True, **overrides) -> R
     raw = (raw or {}) | {key: value for key, value in overrides.items() if value is not None}
     data_root = Path(raw.get("data_root") or ".")
     raw["data_root"] = str(data_root if data_root.is_absolute() else (path.parent / data_root).resolve())
-    recipe = parse_recipe(raw)
-    if check_paths:
-        resolve_inputs(recipe)
+    try:
+        recipe = parse_recipe(raw)
+        if check_paths:
+            resolve_inputs(recipe)
+    except RecipeError as error:  # each problem names the file, as a training config's do
+        raise RecipeError("\n".join(f"{path}: {line}" for line in str(error).splitlines())) from None
     return recipe
 
 

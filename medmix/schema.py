@@ -6,7 +6,7 @@ import difflib
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,38 +22,63 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def union_tag(model: type[BaseModel]) -> str | None:
+    """The value that picks `model` out of a union (a stage's `kind`, a source's `format`): its first required field
+    whose type is a one-value Literal. pydantic names it in an error's location."""
+    for field in model.model_fields.values():
+        if get_origin(field.annotation) is Literal and len(get_args(field.annotation)) == 1 and field.is_required():
+            return str(get_args(field.annotation)[0])
+    return None
+
+
 @cache
-def model_keys(model: type[BaseModel]) -> frozenset[str]:
-    """Every key that some part of a config accepts: what a misspelled key is compared with."""
-    keys, seen, todo = set(), set(), [model]
-    while todo:
-        model = todo.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for field in model.model_fields.values():
-            keys.add(field.alias or "")
+def config_sections(model: type[BaseModel]) -> dict[tuple[str, ...], frozenset[str]]:
+    """Every section of a config, as pydantic locates it (the keys above it, and the kind or format of a union
+    member: ("stages", "dedup")), with the keys it accepts: what a misspelled or misplaced key is compared with."""
+    sections: dict[tuple[str, ...], set[str]] = {}
+
+    def walk(model: type[BaseModel], where: tuple[str, ...]) -> None:
+        if where in sections:
+            return
+        sections[where] = set()
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            sections[where].add(key)
             types = [field.annotation]
             while types:
                 kind = types.pop()
                 if isinstance(kind, type) and issubclass(kind, BaseModel):
-                    todo.append(kind)
+                    tag = union_tag(kind)
+                    walk(kind, (*where, key, *([tag] if tag else [])))
                 types.extend(get_args(kind))
-        keys.update(model.model_fields)
-    return frozenset(keys - {""})
+
+    walk(model, ())
+    return {where: frozenset(keys) for where, keys in sections.items()}
 
 
 def did_you_mean(problem: dict, model: type[BaseModel]) -> str:
-    """"; did you mean 'x'?" for one of pydantic's errors: a misspelled key, compared with every key of `model`,
-    or a misspelled kind or format (a discriminator), compared with the values it takes; else ""."""
-    if problem["type"] == "extra_forbidden":
-        typed, choices = str(problem["loc"][-1]), model_keys(model)
-    elif problem["type"] == "union_tag_invalid":
-        typed, choices = str(problem["ctx"]["tag"]), re.findall(r"'([^']*)'", problem["ctx"]["expected_tags"])
-    else:
+    """A hint for one of pydantic's errors in a config of type `model`, or "": for a misspelled key the closest key
+    of its own section ("; did you mean 'threshold'?"), for a key in the wrong section where it goes ("; seq_len
+    goes under shards"), else the closest key of another section and where that goes; for a misspelled kind or
+    format the closest value it takes."""
+    if problem["type"] == "union_tag_invalid":
+        close = difflib.get_close_matches(str(problem["ctx"]["tag"]), re.findall(r"'([^']*)'", problem["ctx"]["expected_tags"]), n=1)
+        return f"; did you mean '{close[0]}'?" if close else ""
+    if problem["type"] != "extra_forbidden":
         return ""
-    close = difflib.get_close_matches(typed, choices, n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    sections, typed = config_sections(model), str(problem["loc"][-1])
+    here = tuple(str(part) for part in problem["loc"][:-1] if not isinstance(part, int))
+    if close := difflib.get_close_matches(typed, sections.get(here, frozenset()), n=1):
+        return f"; did you mean '{close[0]}'?"
+
+    def places(key: str) -> str:
+        return " or ".join(sorted(" -> ".join(where) or "the top level" for where, keys in sections.items() if key in keys))
+
+    if typed in set().union(*sections.values()):
+        return f"; {typed} goes under {places(typed)}"
+    if close := difflib.get_close_matches(typed, set().union(*sections.values()), n=1):
+        return f"; did you mean '{close[0]}' (under {places(close[0])})?"
+    return ""
 
 
 def read_yaml(path: Path, what: str, error: type[Exception]):
@@ -63,4 +88,6 @@ def read_yaml(path: Path, what: str, error: type[Exception]):
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
     except yaml.YAMLError as problem:
-        raise error(f"{path}: not valid YAML: {problem}") from None
+        mark = getattr(problem, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        raise error(f"{path}:{where} not valid YAML: {getattr(problem, 'problem', None) or problem}") from None

@@ -1,5 +1,6 @@
 """Recipes: typed, and a bad one fails with a message that names the offending key or path."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -165,7 +166,7 @@ def test_every_missing_path_is_listed_at_once(tmp_path):
     (tmp_path / "tokenizer.model").unlink()
     with pytest.raises(RecipeError) as error:
         load_recipe(path)
-    lines = str(error.value).splitlines()
+    lines = [line.removeprefix(f"{path}: ") for line in str(error.value).splitlines()]  # each line names the file
     assert len(lines) == 4 and lines[0].startswith("tokenizer -> path: ") and "tokenizer.model' is not a file" in lines[0]
     assert lines[1].startswith("sources[0] 'notes' -> paths[0]") and lines[2].startswith("sources[1] 'web' -> paths[1]")
     assert lines[3].startswith("stages[0] (phi) -> model")
@@ -173,7 +174,7 @@ def test_every_missing_path_is_listed_at_once(tmp_path):
 
 def test_a_misspelled_stage_key_names_the_stage_kind_and_the_likely_key(tmp_path):
     path = write_recipe(tmp_path, stages=[{"kind": "length_filter"}, {"kind": "dedup", "threshhold": 0.8}])
-    with pytest.raises(RecipeError, match=r"^stages\[1\] \(dedup\) -> threshhold: Extra inputs are not permitted; "
+    with pytest.raises(RecipeError, match=rf"^{re.escape(str(path))}: stages\[1\] \(dedup\) -> threshhold: Extra inputs are not permitted; "
                                           r"did you mean 'threshold'\?$"):
         load_recipe(path)
 
@@ -183,5 +184,26 @@ def test_a_misspelled_format_gets_the_likely_format(tmp_path):
     recipe = yaml.safe_load(path.read_text())
     recipe["sources"][1]["format"] = "jsonll"
     path.write_text(yaml.safe_dump(recipe))
-    with pytest.raises(RecipeError, match=r"^sources\[1\] 'web': Input tag 'jsonll' .*; did you mean 'jsonl'\?$"):
+    with pytest.raises(RecipeError, match=rf"^{re.escape(str(path))}: sources\[1\] 'web': Input tag 'jsonll' .*; did you mean 'jsonl'\?$"):
         load_recipe(path)
+
+
+def test_a_key_in_the_wrong_section_says_where_it_goes(tmp_path):
+    path = write_recipe(tmp_path)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["seq_len"] = 512
+    recipe["mix"]["threshhold"] = 0.8
+    path.write_text(yaml.safe_dump(recipe))
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    assert f"{path}: seq_len: Extra inputs are not permitted; seq_len goes under shards" in str(error.value)
+    assert f"{path}: mix -> threshhold: Extra inputs are not permitted; did you mean 'threshold' (under stages -> dedup" in str(error.value)
+
+
+def test_invalid_yaml_is_one_line_naming_the_file_and_the_line(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("name: x\n  output_dir: [\n")
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    assert re.fullmatch(rf"{re.escape(str(path))}: line 2, column \d+: not valid YAML: mapping values are not allowed here",
+                        str(error.value))

@@ -267,8 +267,9 @@ def test_train_with_missing_shards_is_one_line_and_creates_nothing(tmp_path):
 def test_a_misspelled_training_key_gets_the_likely_key(tmp_path, shards, write_config):
     from medmix.train.config import TrainConfigError, load_train_config
 
-    path = write_config(tmp_path / "train.yaml", shards, optimiser={"lr": 1e-3}, model={"nme": "tiny"})
+    path = write_config(tmp_path / "train.yaml", shards, optimiser={"lr": 1e-3}, model={"szie": "tiny"}, lr=1e-3)
     with pytest.raises(TrainConfigError) as error:
         load_train_config(path)
     assert f"{path}: optimiser: Extra inputs are not permitted; did you mean 'optimizer'?" in str(error.value)
-    assert f"{path}: model -> nme: Extra inputs are not permitted; did you mean 'name'?" in str(error.value)
+    assert f"{path}: model -> szie: Extra inputs are not permitted; did you mean 'size'?" in str(error.value)
+    assert f"{path}: lr: Extra inputs are not permitted; lr goes under optimizer" in str(error.value)
