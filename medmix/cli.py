@@ -230,6 +230,7 @@ def demo(
     if not os.environ.get("MEDMIX_PHI_SECRET"):  # the demo recipe's surrogates read their key from it
         os.environ["MEDMIX_PHI_SECRET"] = DEMO_PHI_SECRET
         console.print("MEDMIX_PHI_SECRET is not set: the demo uses its own surrogate key (for synthetic notes only)")
+    run_dir = run_dir.resolve()  # the re-run command printed below then works from any directory
     inputs = run_dir / "inputs"
     counts = write_demo_inputs(inputs)
     console.print(f"generated demo inputs in {inputs}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -429,7 +430,7 @@ ThresholdOpt = Annotated[Optional[float], typer.Option(
 @app.command()
 def scrub(
     source: Annotated[Path, typer.Argument(help="input JSON lines (.jsonl, .jsonl.gz, .jsonl.zst)")],
-    target: Annotated[Path, typer.Argument(help="output JSONL (gzip if it ends in .gz): {id, text, phi: [{start, end, "
+    target: Annotated[Path, typer.Argument(help="output JSONL (gzip or zstd if it ends in .gz or .zst): {id, text, phi: [{start, end, "
                                                 "label}]} per record")],
     text_key: Annotated[str, typer.Option("--text-key", help="field that holds the text")] = "text",
     id_key: Annotated[str, typer.Option("--id-key", help="field that holds the record id (copied to the output)")] = "id",

@@ -94,6 +94,15 @@ def gzip_writer(path: Path) -> igzip.IGzipFile:
     return igzip.IGzipFile(path, "wb", compresslevel=GZIP_LEVEL, mtime=0)
 
 
+def open_output(path: Path, name: str) -> BinaryIO:
+    """A file to write at `path`, compressed as the name it will have says: `.gz` (ISA-L), `.zst`, else plain."""
+    if name.endswith(".gz"):
+        return gzip_writer(path)
+    if name.endswith(".zst"):
+        return zstandard.ZstdCompressor().stream_writer(open(path, "wb"))
+    return open(path, "wb")
+
+
 def open_binary(path: str | Path) -> BinaryIO:
     """Open a file for streaming reads, decompressing `.gz` (with ISA-L, 3 times zlib) and `.zst` transparently."""
     path = str(path)

@@ -91,7 +91,8 @@ class RunDir:
         return self.identity_file("recipe.json").is_file()
 
     def clear(self) -> None:
-        """Remove everything a build wrote here, for a fresh start; files of anyone else stay."""
+        """Remove everything a build wrote here, for a fresh start: its folders and identity files (a build starts
+        only in a new or empty directory, so they hold nothing else); other files at the top stay."""
         if not self.is_run():
             raise ValueError(f"{self} is not a medmix run directory (no recipe.json): nothing to clear")
         for folder in OUTPUT_FOLDERS:

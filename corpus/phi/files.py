@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from medmix.corpus.phi.redactor import Redactor
-from medmix.io import atomic_path, gzip_writer, open_binary
+from medmix.io import atomic_path, open_binary, open_output
 
 FAILURES_KEPT = 20  # failed lines listed in the report; the rest are only counted
 
@@ -64,8 +64,7 @@ def scrub_jsonl(source: Path, target: Path, redactor: Redactor, text_key: str = 
     the size of each input line read, decompressed."""
     report = ScrubReport()
     with atomic_path(target) as partial, open_binary(source) as lines:
-        opened = gzip_writer(partial) if target.name.endswith(".gz") else partial.open("wb")
-        with opened as out:
+        with open_output(partial, target.name) as out:
             for number, line in enumerate(lines, start=1):
                 if number == 1:
                     line = line.removeprefix(b"\xef\xbb\xbf")  # byte-order mark, as the readers drop it

@@ -182,6 +182,15 @@ def test_a_resume_refuses_an_edited_input_and_accepts_a_touched_one(demo_inputs,
     assert record_identity(recipe, run, None)[source][0] == str(victim)
 
 
+def test_a_build_refuses_a_directory_of_other_files(demo_inputs, tmp_path):
+    """A build writes stages/, logs/, tokens/ ..., and --force-restart removes them: never in someone else's folder."""
+    (tmp_path / "mine" / "stages").mkdir(parents=True)
+    (tmp_path / "mine" / "stages" / "notes.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="holds files but is not a medmix run directory"):
+        build(demo_recipe(demo_inputs, tmp_path / "mine"), tmp_path / "mine", force_restart=True)
+    assert (tmp_path / "mine" / "stages" / "notes.txt").read_text() == "keep me"
+
+
 @pytest.mark.integration  # a Ray cluster started in this process
 def test_ray_gives_the_same_output_as_local(local_run, demo_inputs, tmp_path):
     ray = pytest.importorskip("ray")

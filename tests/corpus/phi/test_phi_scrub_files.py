@@ -17,7 +17,7 @@ def scrub(source, target, *options):
     return CliRunner().invoke(app, ["scrub", str(source), str(target), *options])
 
 
-def test_scrub_reads_gzip_and_zstd_and_writes_gzip_when_the_output_ends_in_gz(tmp_path):
+def test_scrub_reads_gzip_and_zstd_and_writes_what_the_output_name_says(tmp_path):
     data = ("\n".join(LINES) + "\n").encode()
     gz, zst = tmp_path / "in.jsonl.gz", tmp_path / "in.jsonl.zst"
     gz.write_bytes(gzip.compress(data))
@@ -25,9 +25,12 @@ def test_scrub_reads_gzip_and_zstd_and_writes_gzip_when_the_output_ends_in_gz(tm
 
     first = scrub(gz, tmp_path / "out.jsonl.gz")
     second = scrub(zst, tmp_path / "out.jsonl")
-    assert first.exit_code == second.exit_code == 1  # the two bad lines
+    third = scrub(gz, tmp_path / "out.jsonl.zst")
+    assert first.exit_code == second.exit_code == third.exit_code == 1  # the two bad lines
     from_gzip = gzip.decompress((tmp_path / "out.jsonl.gz").read_bytes()).decode()
     assert from_gzip == (tmp_path / "out.jsonl").read_text()
+    with zstandard.ZstdDecompressor().stream_reader(open(tmp_path / "out.jsonl.zst", "rb")) as zstd:
+        assert zstd.read().decode() == from_gzip
     out = [json.loads(line) for line in from_gzip.splitlines()]
     assert [r["id"] for r in out] == ["a", None, "c", "d"]  # the blank line 3 has no record
     assert out[0]["text"] == "Pt seen by Dr. [NAME] on [DATE]. Daughter [NAME] called from [PHONE]."
