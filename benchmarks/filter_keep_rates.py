@@ -3,7 +3,7 @@
     python benchmarks/filter_keep_rates.py [--shared ../shared/data]
 
 Prints, per source, how many documents each filter keeps and the top removal reasons. The defaults
-per domain (corpus/filters.py) are tuned so that real clinical notes and literature survive.
+per domain (corpus/stages/quality_filter.py) are tuned so that real clinical notes and literature survive.
 """
 
 from __future__ import annotations

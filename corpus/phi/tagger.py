@@ -11,8 +11,6 @@ probability that it is PHI reaches `threshold`: lower thresholds trade precision
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +22,7 @@ from medmix.corpus.phi.features import FeatureExtractor, token_labels
 from medmix.corpus.phi.gold import AnnotatedNote
 from medmix.corpus.phi.lexicon import load_lexicon
 from medmix.corpus.phi.patterns import find_patterns
+from medmix.io import atomic_path
 
 OUTSIDE = "O"
 DEFAULT_THRESHOLD = 0.15  # recall first; cross-validation figures at 0.5, 0.3 and 0.15 in benchmarks/README.md
@@ -137,11 +136,8 @@ def train_tagger(notes: list[AnnotatedNote], model_path: str | Path, params: dic
         if progress:
             progress()
     model_path = Path(model_path)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=model_path.parent, prefix=f".{model_path.name}.")
-    os.close(descriptor)
-    trainer.train(partial)
-    os.replace(partial, model_path)
+    with atomic_path(model_path) as partial:  # created by crfsuite, with the usual permissions (not mkstemp's 0600)
+        trainer.train(str(partial))
     return model_path
 
 
