@@ -160,3 +160,12 @@ def test_scores_on_the_cross_validation_folds_of_the_development_split(shared, s
     assert scores.char_precision >= 0.80
     per_category = scores.category_recall()
     assert per_category["Date"][0] >= 0.95 and per_category["Phone"][0] >= 0.95
+
+
+def test_a_recipe_can_turn_the_tagger_off():
+    from medmix.corpus.stages.phi import PhiStage, stage_scrubber
+
+    note = "Pt seen by Dr. Okafor on 3/14/2091."
+    with_tagger, rules_alone = (stage_scrubber(PhiStage(kind="phi", tagger=on)) for on in (True, False))
+    assert with_tagger.settings.tagger and not rules_alone.settings.tagger
+    assert {(s.start, s.end, s.label) for s in rules_alone.find(note)} == {(15, 21, "NAME"), (25, 34, "DATE")}
