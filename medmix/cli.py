@@ -254,12 +254,12 @@ def run_training(config) -> None:
     if not records:
         console.print(f"{config.run_dir} has already trained {config.steps} steps; nothing to do")
         return
-    table = Table("step", "tokens", "loss", *sorted(k for k in records[-1] if k.startswith("val_loss/")),
-                  title="training", title_justify="left")
+    evaluated = sorted({k for r in records for k in r if k.startswith(("val_loss/", "acc/"))})  # validation, benchmarks
+    table = Table("step", "tokens", "loss", *evaluated, title="training", title_justify="left")
     for record in records:
-        if any(k.startswith("val_loss/") for k in record):
+        if any(k in record for k in evaluated):
             table.add_row(str(record["step"]), f"{record['tokens']:,}", f"{record['loss']:.3f}",
-                          *(f"{record[k]:.3f}" for k in sorted(record) if k.startswith("val_loss/")))
+                          *(f"{record[k]:.3f}" if k in record else "" for k in evaluated))
     print_table(table)
     console.print(f"log: {Path(config.run_dir) / 'log.jsonl'}; checkpoints: {Path(config.run_dir) / 'checkpoints'}")
 

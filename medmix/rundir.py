@@ -68,6 +68,14 @@ def completed_tasks(phase_logs: Path) -> int:
     return len(list(completions.iterdir())) if completions.is_dir() else 0
 
 
+def task_count(phase_logs: Path) -> int | str:
+    """A phase's number of tasks, as its executor recorded it; "?" before the phase has started."""
+    try:
+        return json.loads((phase_logs / "executor.json").read_text())["world_size"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
 @dataclass(frozen=True)
 class RunDir:
     """A build's output directory. Every module that reads or writes one goes through this class."""
@@ -126,12 +134,13 @@ class RunDir:
         """A phase by its logging folder: `06_dedup/signatures`, `shards/pack`."""
         return phase_logs.relative_to(self.root / "logs").as_posix()
 
-    def phase_progress(self) -> list[tuple[str, list[tuple[str, int]]]]:
-        """Per stage folder (and the shard build): each phase's completed task count, from datatrove's markers."""
+    def phase_progress(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Per stage folder (and the shard build): each phase's tasks done, as "done/tasks" from datatrove's
+        completion markers and the task count in its executor.json ("done/?" before it is written)."""
         stages = [(stage.name, self.root / "logs" / stage.name) for stage in self.stages()]
         stages.append(("shards", self.shard_logs))
-        return [(name, [(phase.name, completed_tasks(phase)) for phase in sorted(logs.iterdir()) if phase.is_dir()])
-                for name, logs in stages if logs.is_dir()]
+        return [(name, [(phase.name, f"{completed_tasks(phase)}/{task_count(phase)}") for phase in sorted(logs.iterdir())
+                        if phase.is_dir()]) for name, logs in stages if logs.is_dir()]
 
     # ---------------------------------------------------------------------------------- logs (datatrove)
 

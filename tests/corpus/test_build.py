@@ -148,7 +148,7 @@ def test_status_command_shows_stages_and_removals(local_run, tmp_path):
     result = CliRunner().invoke(app, ["status", str(local_run)])
     assert result.exit_code == 0, result.output
     for expected in ("07_decontaminate", "no_abstract", "flagged_error", "malformed_json", "deleted_citation",
-                     "near_duplicate", "benchmark:demo_medqa"):
+                     "near_duplicate", "benchmark:demo_medqa", "signatures 2/2", "clusters 1/1"):
         assert expected in result.output
     assert "do not add up" not in result.output
     missing = CliRunner().invoke(app, ["status", str(tmp_path)])
