@@ -50,8 +50,8 @@ def build(recipe: Recipe, run_dir: Path | RunDir, progress=None, force_restart: 
     removes what an earlier build wrote into the run directory, instead of resuming it.
     """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
-    if run.root.is_dir() and any(run.root.iterdir()) and not run.is_run():
-        raise BuildError(f"{run.root} holds files but is not a medmix run directory (no recipe.json): a build writes "
+    if others := run.foreign_entries():
+        raise BuildError(f"{run.root} holds files that a build did not write ({', '.join(others[:3])}): a build writes "
                          "stages/, logs/, tokens/ and more there, and --force-restart removes them; choose a new or "
                          "empty output_dir")
     if force_restart and run.is_run():

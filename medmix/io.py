@@ -11,6 +11,7 @@ This module imports nothing of medmix: corpus, tokenize and train all build on i
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -104,10 +105,11 @@ def open_output(path: Path, name: str) -> BinaryIO:
 
 
 def open_binary(path: str | Path) -> BinaryIO:
-    """Open a file for streaming reads, decompressing `.gz` (with ISA-L, 3 times zlib) and `.zst` transparently."""
+    """Open a file for streaming reads, decompressing `.gz` and `.zst` transparently. A user's input is inflated by
+    zlib, not ISA-L: from a truncated file, zlib hands over everything before the cut (ISA-L drops its last block)."""
     path = str(path)
     if path.endswith(".gz"):
-        return igzip.open(path, "rb")
+        return gzip.open(path, "rb")
     if path.endswith(".zst"):
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
     return open(path, "rb")

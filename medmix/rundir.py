@@ -98,9 +98,15 @@ class RunDir:
     def is_run(self) -> bool:
         return self.identity_file("recipe.json").is_file()
 
+    def foreign_entries(self) -> list[str]:
+        """Top-level names here that no build writes (an empty list for a new folder or a run directory)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.name not in (*IDENTITY_FILES, *OUTPUT_FOLDERS))
+
     def clear(self) -> None:
-        """Remove everything a build wrote here, for a fresh start: its folders and identity files (a build starts
-        only in a new or empty directory, so they hold nothing else); other files at the top stay."""
+        """Remove everything a build wrote here, for a fresh start: its folders and identity files (a build does
+        not start in a folder that holds anything else at its top)."""
         if not self.is_run():
             raise ValueError(f"{self} is not a medmix run directory (no recipe.json): nothing to clear")
         for folder in OUTPUT_FOLDERS:

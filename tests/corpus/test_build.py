@@ -186,7 +186,8 @@ def test_a_build_refuses_a_directory_of_other_files(demo_inputs, tmp_path):
     """A build writes stages/, logs/, tokens/ ..., and --force-restart removes them: never in someone else's folder."""
     (tmp_path / "mine" / "stages").mkdir(parents=True)
     (tmp_path / "mine" / "stages" / "notes.txt").write_text("keep me")
-    with pytest.raises(BuildError, match="holds files but is not a medmix run directory"):
+    (tmp_path / "mine" / "important.txt").write_text("keep me too")
+    with pytest.raises(BuildError, match=r"holds files that a build did not write \(important.txt\)"):
         build(demo_recipe(demo_inputs, tmp_path / "mine"), tmp_path / "mine", force_restart=True)
     assert (tmp_path / "mine" / "stages" / "notes.txt").read_text() == "keep me"
 
