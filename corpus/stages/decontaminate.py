@@ -90,9 +90,9 @@ def names_its_item(question: str, tokens: list[str]) -> bool:
     ("Which of the following is true?", "Is it better to be big?") is on quiz pages everywhere. In the 14 MB of
     real notes, abstracts and general text of the shared samples, no MedQA, MedMCQA, MMLU or PubMedQA question
     of 4 to 7 words occurs, while 3-word ones do ("Oral mucosa is", "The coronary arteries"). Among the
-    benchmarks' short questions ending in "?", the rarest word of the generic ones has a Zipf frequency of 4.6
-    or more ("Which of the following is not a controlled drug?": 4.59), of PubMedQA's titles 4.4 or less
-    but for four ("Is the Distance Worth It?": 4.85).
+    benchmarks' questions of 4 to 7 words ending in "?", the rarest word of the generic ones has a Zipf frequency
+    of 4.5 or more ("Which of the following statements is false?": 4.51), and of PubMedQA's 63 titles below 4.4
+    but for two ("Is the Distance Worth It?": 4.85, "Is it better to be big?": 5.67).
     """
     from wordfreq import zipf_frequency
 
